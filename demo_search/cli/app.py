@@ -1,0 +1,34 @@
+"""The typer application: global options and the command groups."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from demo_search.cli.console import console, setup_logging
+from demo_search.version import __version__
+
+app = typer.Typer(
+    name="demo-search",
+    help="Greedy demonstration search for in-context alignment of base LLMs.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        console.print(f"demo-search {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    setup_logging(verbose)
