@@ -1,0 +1,1 @@
+"""The demonstration search: candidate sets, strategies, aggregation and the driver loop."""
