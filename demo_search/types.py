@@ -1,0 +1,117 @@
+"""Value types shared across ``demo_search``: demonstrations, held-out prompts and their content ids.
+
+Every value is a frozen dataclass; ids are content hashes (:func:`content_id`), so the same text gets the
+same id in every run, on every machine, and in the store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+CONTENT_ID_LENGTH = 16
+
+
+def content_id(*parts: object) -> str:
+    """A stable id for JSON-serialisable ``parts``: the first 16 hex digits of the SHA-256 of their canonical JSON.
+
+    Canonical JSON means sorted keys, no whitespace, UTF-8 without escaping non-ASCII; tuples hash like lists.
+    """
+    canonical = json.dumps(list(parts), ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:CONTENT_ID_LENGTH]
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One exchange: a user query and the assistant's answer."""
+
+    query: str
+    answer: str
+
+
+def _turns_content(turns: tuple[Turn, ...]) -> list[list[str]]:
+    return [[turn.query, turn.answer] for turn in turns]
+
+
+@dataclass(frozen=True)
+class Demonstration:
+    """A pool item or a fixed demonstration: one or more turns, identified by a hash of their text.
+
+    ``source`` says where it came from (``"file:line"``, or ``"file#index"`` for items of a JSON array); it is
+    not part of the id, so the same demonstration read from two files has one id.
+    """
+
+    id: str
+    turns: tuple[Turn, ...]
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.turns:
+            raise ValueError(f"demonstration {self.id!r} ({self.source or 'no source'}) has no turns")
+        if not self.id:
+            raise ValueError(f"demonstration from {self.source or 'no source'} has an empty id")
+
+    @classmethod
+    def from_turns(cls, turns: tuple[Turn, ...] | list[Turn], source: str = "") -> Demonstration:
+        """A demonstration whose id is the content id of its turns."""
+        turns = tuple(turns)
+        return cls(id=content_id("demonstration", _turns_content(turns)), turns=turns, source=source)
+
+    @classmethod
+    def single(cls, query: str, answer: str, source: str = "") -> Demonstration:
+        """A one-turn demonstration whose id is the content id of its query and answer."""
+        return cls.from_turns((Turn(query=query, answer=answer),), source=source)
+
+    @property
+    def query(self) -> str:
+        """The query of the first turn."""
+        return self.turns[0].query
+
+    @property
+    def answer(self) -> str:
+        """The answer of the first turn."""
+        return self.turns[0].answer
+
+
+@dataclass(frozen=True)
+class HeldOutPrompt:
+    """A prompt the candidate demonstration sets are judged on.
+
+    ``history`` holds earlier turns of a multi-turn prompt (rendered before ``query``); ``reference`` is the
+    reference answer, needed by likelihood scoring and by reference-based judges.
+    """
+
+    id: str
+    query: str
+    reference: str | None = None
+    history: tuple[Turn, ...] = ()
+    category: str | None = None
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.id:
+            raise ValueError(f"held-out prompt from {self.source or 'no source'} has an empty id")
+
+    @classmethod
+    def create(
+        cls,
+        query: str,
+        reference: str | None = None,
+        history: tuple[Turn, ...] | list[Turn] = (),
+        category: str | None = None,
+        source: str = "",
+    ) -> HeldOutPrompt:
+        """A held-out prompt whose id is the content id of its history, query and reference."""
+        history = tuple(history)
+        return cls(
+            id=content_id("held_out", _turns_content(history), query, reference),
+            query=query,
+            reference=reference,
+            history=history,
+            category=category,
+            source=source,
+        )
+
+
+__all__ = ["CONTENT_ID_LENGTH", "Demonstration", "HeldOutPrompt", "Turn", "content_id"]
