@@ -1,0 +1,1 @@
+"""Scorers: turn engine results into per-prompt scores."""
