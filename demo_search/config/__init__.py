@@ -1,0 +1,80 @@
+"""The search configuration: a validated, frozen ``SearchConfig`` read from YAML with command-line overrides.
+
+A file looks like this (every section but ``name`` and ``data`` may be left out; defaults shown)::
+
+    name: quickstart            # required: letters, digits, '_', '.', '-'
+    seed: 0
+    model:    {path: tiny, engine: transformers, dtype: float32, max_context: null, batch_size: 8,
+               tensor_parallel_size: 1, options: {}}
+    template: {kind: urial, rules_file: null, fixed_demos_file: null, position: before_fixed}
+    data:     {pool: {path: pool.jsonl, format: auto, turns: first},
+               heldout: {path: heldout.jsonl, format: auto, turns: first}, max_item_tokens: null}
+    strategy: {kind: greedy, beam_width: 1, max_steps: 3, min_delta: 0.0,
+               budget: {max_evaluations: null, max_tokens: null, max_wall_time_s: null}}
+    scorer:   {kind: loglik, match: {mode: exact, pattern: null},
+               judge: {backend: http, model: null, base_url: null, api_key_env: OPENAI_API_KEY,
+                       model_name: null, timeout_s: 60.0, max_retries: 3, concurrency: 8, max_tokens: 1024},
+               reward: {model: null}}
+    decoding: {temperature: 0.0, top_p: 1.0, top_k: 0, repetition_penalty: 1.0, max_tokens: 256, stop: [],
+               seed: null}
+    workers:  {count: 1, gpus_per_worker: 0, cpus_per_worker: 1}
+    database: {url: "sqlite:///./demo_search.db"}
+
+Entry points: :func:`load_config` (a file), :func:`load_config_text` (stored text), :func:`shortcut_overrides`
+(the CLI's ``--name`` / ``--db`` / ``--workers``), ``SearchConfig.fingerprint()`` and :func:`diff_fingerprints`
+(resume checks). Every problem a user can fix is raised as one :class:`~demo_search.errors.ConfigError`.
+"""
+
+from demo_search.config.fingerprint import Fingerprint, compute_fingerprint, diff_fingerprints
+from demo_search.config.loading import load_config, load_config_text
+from demo_search.config.overrides import Override, apply_overrides, parse_override, shortcut_overrides
+from demo_search.config.paths import TINY_MODEL
+from demo_search.config.schema import (
+    DB_ENV,
+    DEFAULT_DB_URL,
+    BudgetConfig,
+    DatabaseConfig,
+    DataConfig,
+    DataFileConfig,
+    DecodingConfig,
+    JudgeConfig,
+    MatchConfig,
+    ModelConfig,
+    RewardConfig,
+    ScorerConfig,
+    SearchConfig,
+    StrategyConfig,
+    TemplateConfig,
+    WorkersConfig,
+    default_database_url,
+)
+
+__all__ = [
+    "DB_ENV",
+    "DEFAULT_DB_URL",
+    "TINY_MODEL",
+    "BudgetConfig",
+    "DataConfig",
+    "DataFileConfig",
+    "DatabaseConfig",
+    "DecodingConfig",
+    "Fingerprint",
+    "JudgeConfig",
+    "MatchConfig",
+    "ModelConfig",
+    "Override",
+    "RewardConfig",
+    "ScorerConfig",
+    "SearchConfig",
+    "StrategyConfig",
+    "TemplateConfig",
+    "WorkersConfig",
+    "apply_overrides",
+    "compute_fingerprint",
+    "default_database_url",
+    "diff_fingerprints",
+    "load_config",
+    "load_config_text",
+    "parse_override",
+    "shortcut_overrides",
+]

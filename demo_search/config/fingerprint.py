@@ -1,0 +1,173 @@
+"""The fingerprint of a search configuration: what a resumed search must share with the stored one.
+
+Rule (``FINGERPRINT_VERSION`` 1). The fingerprint covers every field that changes results, one *part* per key
+path, each part the SHA-256 of the value's canonical JSON (sorted keys, no whitespace, UTF-8):
+
+* every leaf of ``seed``, ``model``, ``template``, ``data``, ``strategy``, ``scorer`` and ``decoding``
+  (``model.options`` and ``decoding.stop`` are one part each), except the fields below;
+* files by their **contents**, not their path (moving a file changes nothing, editing it does):
+  ``data.pool.path``, ``data.heldout.path``, ``template.rules_file``, ``template.fixed_demos_file``, under the
+  key ``"<key path> (contents)"``; an unset optional file hashes as ``null`` under the same key;
+* local models (``model.path``, ``scorer.judge.model``, ``scorer.reward.model``) by the contents of their
+  directory under ``"<key path> (contents)"``: every file except hidden ones, by relative name and size, and
+  by the SHA-256 of its whole contents when at most 64 MiB, else of its first and last 4 MiB (weight shards
+  stay fast to fingerprint). A hub id is fingerprinted by its text under ``"<key path> (hub id)"``.
+
+Excluded, because they do not change results or must change for a search to be extended or moved:
+``name``; ``database``; ``workers``; ``strategy.max_steps`` and ``strategy.budget`` (so a finished search can be
+continued with more steps or budget); ``model.batch_size`` and ``model.tensor_parallel_size`` (how work is
+spread); the sections of the scorers that ``scorer.kind`` does not select; and the judge's transport settings
+``scorer.judge.base_url``, ``api_key_env``, ``timeout_s``, ``max_retries`` and ``concurrency``.
+
+The overall ``digest`` is the SHA-256 of the canonical JSON of the parts, so it is independent of key order and
+equal for equal configurations. ``diff_fingerprints`` names the parts that differ.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
+
+from demo_search.config.paths import is_local_model, model_directory
+from demo_search.errors import ConfigError
+
+if TYPE_CHECKING:
+    from demo_search.config.schema import SearchConfig
+
+FINGERPRINT_VERSION = 1
+
+EXCLUDED = frozenset({
+    "name",
+    "database",
+    "workers",
+    "strategy.max_steps",
+    "strategy.budget",
+    "model.batch_size",
+    "model.tensor_parallel_size",
+    "scorer.judge.base_url",
+    "scorer.judge.api_key_env",
+    "scorer.judge.timeout_s",
+    "scorer.judge.max_retries",
+    "scorer.judge.concurrency",
+})
+DATA_FILES = frozenset({"data.pool.path", "data.heldout.path", "template.rules_file", "template.fixed_demos_file"})
+MODELS = frozenset({"model.path", "scorer.judge.model", "scorer.reward.model"})
+SCORER_SECTIONS = frozenset({"match", "judge", "reward"})
+
+FULL_HASH_LIMIT = 64 * 1024 * 1024
+SAMPLE_BYTES = 4 * 1024 * 1024
+_CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """``digest``: the overall hash; ``parts``: key path (with a `` (contents)`` / `` (hub id)`` suffix for
+    files and models) -> hash of that part."""
+
+    digest: str
+    parts: Mapping[str, str] = field(default_factory=dict)
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def _sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _open_for_hash(path: Path, key: str):
+    try:
+        return path.open("rb")
+    except FileNotFoundError:
+        raise ConfigError("cannot fingerprint the configuration", [f"{key}: file not found: {path}"]) from None
+    except OSError as error:
+        raise ConfigError("cannot fingerprint the configuration",
+                          [f"{key}: cannot read {path}: {error.strerror}"]) from None
+
+
+def file_digest(path: Path, key: str) -> str:
+    """SHA-256 of a whole file; a missing or unreadable file is a ``ConfigError`` naming ``key``."""
+    digest = hashlib.sha256()
+    with _open_for_hash(path, key) as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _sampled_digest(path: Path, size: int, key: str) -> str:
+    digest = hashlib.sha256()
+    with _open_for_hash(path, key) as handle:
+        digest.update(handle.read(SAMPLE_BYTES))
+        handle.seek(size - SAMPLE_BYTES)
+        digest.update(handle.read(SAMPLE_BYTES))
+    return digest.hexdigest()
+
+
+def model_dir_digest(directory: Path, key: str) -> str:
+    """The contents hash of a model directory (see the module docstring for which bytes are read)."""
+    if not directory.is_dir():
+        raise ConfigError("cannot fingerprint the configuration", [f"{key}: model directory not found: {directory}"])
+    manifest = []
+    for path in sorted(directory.rglob("*")):
+        relative = path.relative_to(directory)
+        if any(part.startswith(".") for part in relative.parts) or not path.is_file():
+            continue
+        size = path.stat().st_size
+        digest = file_digest(path, key) if size <= FULL_HASH_LIMIT else _sampled_digest(path, size, key)
+        manifest.append([relative.as_posix(), size, digest])
+    return _sha256_text(canonical_json(manifest))
+
+
+def _leaves(model: BaseModel, dumped: Mapping[str, Any], prefix: str) -> Iterator[tuple[str, Any]]:
+    for name in type(model).model_fields:
+        path = f"{prefix}{name}"
+        value = getattr(model, name)
+        if isinstance(value, BaseModel):
+            yield from _leaves(value, dumped[name], f"{path}.")
+        else:
+            yield path, dumped[name]
+
+
+def _included(path: str, scorer_kind: str) -> bool:
+    if any(path == excluded or path.startswith(f"{excluded}.") for excluded in EXCLUDED):
+        return False
+    section = path.split(".")
+    return not (section[0] == "scorer" and len(section) > 1 and section[1] in SCORER_SECTIONS
+                and section[1] != scorer_kind)
+
+
+def compute_fingerprint(config: SearchConfig) -> Fingerprint:
+    """The fingerprint of ``config``; reads the data files and model directories it names.
+
+    Raises ``ConfigError`` when a referenced file has disappeared since the config was loaded.
+    """
+    parts = {"fingerprint_version": _sha256_text(canonical_json(FINGERPRINT_VERSION))}
+    for path, value in _leaves(config, config.model_dump(mode="json"), ""):
+        if not _included(path, config.scorer.kind):
+            continue
+        if path in DATA_FILES:
+            parts[f"{path} (contents)"] = (file_digest(Path(value), path) if value is not None
+                                           else _sha256_text(canonical_json(None)))
+        elif path in MODELS and value is not None and is_local_model(value):
+            parts[f"{path} (contents)"] = model_dir_digest(Path(model_directory(value)), path)
+        elif path in MODELS and value is not None:
+            parts[f"{path} (hub id)"] = _sha256_text(canonical_json(value))
+        else:
+            parts[path] = _sha256_text(canonical_json(value))
+    return Fingerprint(digest=_sha256_text(canonical_json(parts)), parts=parts)
+
+
+def diff_fingerprints(old_parts: Mapping[str, str], new_parts: Mapping[str, str]) -> list[str]:
+    """The part keys whose hashes differ or that only one side has, sorted.
+
+    For a message such as ``refusing to resume: config differs in decoding.temperature, data.pool.path
+    (contents)``.
+    """
+    return sorted(key for key in old_parts.keys() | new_parts.keys() if old_parts.get(key) != new_parts.get(key))

@@ -1,0 +1,321 @@
+"""The search configuration: one frozen pydantic model per YAML section.
+
+Every model forbids unknown keys. Numbers are strict (``true`` is not ``1``, ``"3"`` is not ``3``); the YAML
+reader (``yaml_source.py``) already reads ``1e-3`` as a number. Checks that involve more than one field live
+in ``model_validator``s and report every problem of their section at once, each line naming the full key path
+(they are raised as a ``cross_field`` error carrying the lines in ``ctx["problems"]``).
+
+Use :func:`demo_search.config.load_config` to read a file; it resolves relative paths against the file's
+directory and turns validation errors into one :class:`~demo_search.errors.ConfigError`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictFloat, StrictInt, model_validator
+from pydantic_core import PydanticCustomError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from demo_search.config.fingerprint import Fingerprint, compute_fingerprint
+from demo_search.config.paths import existing_file, model_directory, model_location
+from workers.decoding import DecodingParams
+from workers.spec import EngineSpec
+
+DB_ENV = "DEMO_SEARCH_DB"
+"""Environment variable holding the database URL; it beats the config file, ``--db`` beats it."""
+
+DEFAULT_DB_URL = "sqlite:///./demo_search.db"
+
+SEARCH_NAME_PATTERN = r"^[A-Za-z0-9_.-]+$"
+
+FilePath = Annotated[str, AfterValidator(existing_file)]
+ModelLocation = Annotated[str, AfterValidator(model_location)]
+NonNegativeFloat = Annotated[StrictFloat, Field(ge=0, allow_inf_nan=False)]
+PositiveFloat = Annotated[StrictFloat, Field(gt=0, allow_inf_nan=False)]
+PositiveInt = Annotated[StrictInt, Field(ge=1)]
+NonNegativeInt = Annotated[StrictInt, Field(ge=0)]
+
+
+def _unit_interval(value: float) -> float:
+    if not 0.0 < value <= 1.0:
+        raise PydanticCustomError("interval", "must be in (0, 1], got {got}", {"got": value})
+    return value
+
+
+def _compilable_pattern(value: str) -> str:
+    try:
+        re.compile(value.replace("{reference}", "x"))
+    except re.error as error:
+        raise PydanticCustomError(
+            "invalid_regex", "is not a valid regular expression: {reason}", {"reason": str(error)}
+        ) from None
+    return value
+
+
+def _database_url(value: str) -> str:
+    try:
+        make_url(value)
+    except ArgumentError:
+        raise PydanticCustomError(
+            "invalid_url",
+            "is not a database URL (expected e.g. sqlite:///./demo_search.db or "
+            "postgresql+psycopg://user@host:5432/name)",
+        ) from None
+    return value
+
+
+def default_database_url() -> str:
+    """``$DEMO_SEARCH_DB`` when set, else ``sqlite:///./demo_search.db`` (relative to the working directory)."""
+    return os.environ.get(DB_ENV) or DEFAULT_DB_URL
+
+
+def _section(description: str | None = None) -> Any:
+    """A section's default: an empty mapping, validated like a written one (so its defaults are checked too)."""
+    return Field(default_factory=dict, validate_default=True, description=description)
+
+
+def _cross_field(problems: list[str]) -> None:
+    if problems:
+        raise PydanticCustomError("cross_field", "{count} cross-field problem(s)", {"count": len(problems),
+                                                                                     "problems": problems})
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelConfig(Section):
+    """The model under alignment and the engine that runs it."""
+
+    path: ModelLocation = Field(
+        "tiny",
+        validate_default=True,
+        description="'tiny' (the bundled model), a local model directory, or a hub id (org/name)",
+    )
+    engine: Literal["transformers", "vllm"] = "transformers"
+    dtype: Literal["auto", "float32", "float16", "bfloat16"] = "float32"
+    max_context: PositiveInt | None = Field(None, description="context window; null means the model's own")
+    batch_size: PositiveInt = 8
+    tensor_parallel_size: PositiveInt = 1
+    options: dict[str, Any] = Field(default_factory=dict, description="engine keyword arguments, passed through")
+
+
+class TemplateConfig(Section):
+    """How demonstrations become a prompt."""
+
+    kind: Literal["urial", "chat"] = "urial"
+    rules_file: FilePath | None = None
+    fixed_demos_file: FilePath | None = None
+    position: Literal["before_fixed", "after_fixed"] = Field(
+        "before_fixed", description="where searched demonstrations go relative to the fixed ones"
+    )
+
+
+class DataFileConfig(Section):
+    """One data file and how to read it."""
+
+    path: FilePath = Field(description="a JSON or JSONL file (or a URIAL prompt file with format urial)")
+    format: Literal["auto", "alpaca", "sharegpt", "prompt_response", "mtbench", "urial"] = "auto"
+    turns: Literal["first", "both"] = "first"
+
+
+class DataConfig(Section):
+    """The candidate pool and the held-out prompts."""
+
+    pool: DataFileConfig = Field(description="the candidate demonstrations, as {path: ...}")
+    heldout: DataFileConfig = Field(description="the held-out prompts, as {path: ...}")
+    max_item_tokens: PositiveInt | None = None
+
+
+class BudgetConfig(Section):
+    """Limits that stop a search early; null means no limit."""
+
+    max_evaluations: PositiveInt | None = None
+    max_tokens: PositiveInt | None = None
+    max_wall_time_s: PositiveFloat | None = None
+
+
+class StrategyConfig(Section):
+    """Which demonstration sets each step tries and when the search stops."""
+
+    kind: Literal["greedy", "beam", "random", "one_shot"] = "greedy"
+    beam_width: PositiveInt = 1
+    max_steps: PositiveInt = 3
+    min_delta: Annotated[StrictFloat, Field(allow_inf_nan=False)] = 0.0
+    budget: BudgetConfig = _section()
+
+    @model_validator(mode="after")
+    def _width_needs_beam(self) -> StrategyConfig:
+        if self.beam_width > 1 and self.kind != "beam":
+            _cross_field([
+                f"strategy.beam_width is {self.beam_width} but strategy.kind is {self.kind!r}; only kind beam "
+                f"keeps more than one set per step (set strategy.kind: beam, or strategy.beam_width: 1)"
+            ])
+        return self
+
+
+class MatchConfig(Section):
+    """``match`` scorer: generated answers against the references."""
+
+    mode: Literal["exact", "normalized", "regex", "contains"] = "exact"
+    pattern: Annotated[str, AfterValidator(_compilable_pattern)] | None = None
+
+    @model_validator(mode="after")
+    def _pattern_needs_regex(self) -> MatchConfig:
+        if self.pattern is not None and self.mode != "regex":
+            _cross_field([
+                f"scorer.match.pattern is only used with scorer.match.mode regex, but the mode is {self.mode!r}"
+            ])
+        return self
+
+
+class JudgeConfig(Section):
+    """``judge`` scorer: MT-Bench-style 1-10 ratings from a local model or an OpenAI-compatible endpoint."""
+
+    backend: Literal["local", "http"] = "http"
+    model: ModelLocation | None = Field(None, description="the judge model, for backend local")
+    base_url: str | None = Field(None, description="the endpoint, e.g. https://api.openai.com/v1, for backend http")
+    api_key_env: str = Field("OPENAI_API_KEY", description="environment variable holding the API key")
+    model_name: str | None = Field(None, description="the model name sent to the endpoint, for backend http")
+    timeout_s: PositiveFloat = 60.0
+    max_retries: NonNegativeInt = 3
+    concurrency: PositiveInt = 8
+    max_tokens: PositiveInt = 1024
+
+
+class RewardConfig(Section):
+    """``reward`` scorer: a sequence-classification reward model."""
+
+    model: ModelLocation | None = None
+
+
+class ScorerConfig(Section):
+    """How a candidate set's answers on the held-out prompts become a score (higher is better)."""
+
+    kind: Literal["loglik", "match", "judge", "reward"] = "loglik"
+    match: MatchConfig = _section()
+    judge: JudgeConfig = _section()
+    reward: RewardConfig = _section()
+
+    @property
+    def needs_references(self) -> bool:
+        """Whether every held-out prompt must carry a reference answer (``loglik`` and ``match``)."""
+        return self.kind in ("loglik", "match")
+
+    @property
+    def generates(self) -> bool:
+        """Whether the scorer reads generated answers (so decoding parameters matter), not log-likelihoods."""
+        return self.kind != "loglik"
+
+    @model_validator(mode="after")
+    def _active_scorer_complete(self) -> ScorerConfig:
+        problems = []
+        if self.kind == "judge" and self.judge.backend == "http":
+            problems += [f"scorer.judge.{key} is required when scorer.judge.backend is http"
+                         for key in ("base_url", "model_name") if getattr(self.judge, key) is None]
+        if self.kind == "judge" and self.judge.backend == "local" and self.judge.model is None:
+            problems.append("scorer.judge.model is required when scorer.judge.backend is local")
+        if self.kind == "reward" and self.reward.model is None:
+            problems.append("scorer.reward.model is required when scorer.kind is reward")
+        _cross_field(problems)
+        return self
+
+
+class DecodingConfig(Section):
+    """Sampling settings of generated answers (see ``workers.decoding.DecodingParams``)."""
+
+    temperature: NonNegativeFloat = 0.0
+    top_p: Annotated[StrictFloat, AfterValidator(_unit_interval)] = 1.0
+    top_k: NonNegativeInt = Field(0, description="0 disables top-k")
+    repetition_penalty: PositiveFloat = 1.0
+    max_tokens: PositiveInt = 256
+    stop: tuple[Annotated[str, Field(min_length=1)], ...] = ()
+    seed: NonNegativeInt | None = None
+
+
+class WorkersConfig(Section):
+    """How many engine actors run, and what each one asks Ray for."""
+
+    count: PositiveInt = 1
+    gpus_per_worker: NonNegativeFloat = 0.0
+    cpus_per_worker: NonNegativeFloat = 1.0
+
+
+class DatabaseConfig(Section):
+    """Where the search is stored. The URL is used as given (a relative SQLite path is relative to the
+    working directory, as for every ``demo-search`` command)."""
+
+    url: Annotated[str, AfterValidator(_database_url)] = Field(default_factory=default_database_url, repr=False)
+
+    def display_url(self) -> str:
+        """The URL with its password masked, for logs and stored copies."""
+        return make_url(self.url).render_as_string(hide_password=True)
+
+
+class SearchConfig(Section):
+    """A whole search: what to search over, how to score, and where to run and store it."""
+
+    name: str = Field(pattern=SEARCH_NAME_PATTERN, description="the search name (letters, digits, '_', '.', '-')")
+    seed: NonNegativeInt = 0
+    model: ModelConfig = _section()
+    template: TemplateConfig = _section()
+    data: DataConfig = Field(description="a section with pool: {path: ...} and heldout: {path: ...}")
+    strategy: StrategyConfig = _section()
+    scorer: ScorerConfig = _section()
+    decoding: DecodingConfig = _section()
+    workers: WorkersConfig = _section()
+    database: DatabaseConfig = _section()
+
+    @model_validator(mode="after")
+    def _placement_fits_model(self) -> SearchConfig:
+        problems = []
+        tensor_parallel = self.model.tensor_parallel_size
+        if tensor_parallel > 1 and self.model.engine != "vllm":
+            problems.append(f"model.tensor_parallel_size is {tensor_parallel} but only engine vllm splits a model "
+                            f"across GPUs (model.engine is {self.model.engine!r})")
+        if tensor_parallel > 1 and self.workers.gpus_per_worker < tensor_parallel:
+            problems.append(f"workers.gpus_per_worker must be >= model.tensor_parallel_size ({tensor_parallel}), "
+                            f"got {self.workers.gpus_per_worker:g}")
+        _cross_field(problems)
+        return self
+
+    def to_decoding_params(self) -> DecodingParams:
+        """The ``decoding`` section as the engines' parameter object."""
+        return DecodingParams(**self.decoding.model_dump())
+
+    def engine_spec(self) -> EngineSpec:
+        """The engine for ``model``: on ``cuda`` when workers get GPUs, else on ``cpu``.
+
+        ``tensor_parallel_size > 1`` (vLLM only) is passed to vLLM through ``options``.
+        """
+        options = dict(self.model.options)
+        if self.model.tensor_parallel_size > 1:
+            options["tensor_parallel_size"] = self.model.tensor_parallel_size
+        return EngineSpec(
+            kind=self.model.engine,
+            model=model_directory(self.model.path),
+            dtype=self.model.dtype,
+            device="cuda" if self.workers.gpus_per_worker > 0 else "cpu",
+            max_context=self.model.max_context,
+            batch_size=self.model.batch_size,
+            options=options,
+        )
+
+    def fingerprint(self) -> Fingerprint:
+        """The result-determining fingerprint; see :func:`demo_search.config.fingerprint.compute_fingerprint`."""
+        return compute_fingerprint(self)
+
+    def to_yaml(self, *, hide_password: bool = True) -> str:
+        """The configuration as YAML (absolute paths), to store with the search or show to the user.
+
+        The database password is masked unless ``hide_password`` is false.
+        """
+        data = self.model_dump(mode="json")
+        if hide_password:
+            data["database"]["url"] = self.database.display_url()
+        return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
