@@ -41,6 +41,7 @@ from demo_search.data.records import (
     MTBenchRecord,
     PromptResponseRecord,
     RecordRejected,
+    ShareGPTMessage,
     ShareGPTRecord,
     json_type,
     missing_field,
@@ -147,13 +148,21 @@ _USER = frozenset({"human", "user"})
 _ASSISTANT = frozenset({"gpt", "assistant"})
 
 
+@dataclass(frozen=True)
+class _Conversation:
+    """A validated ShareGPT conversation: answered ``turns``, then possibly a final unanswered user message."""
+
+    turns: tuple[Turn, ...]
+    open_query: str | None
+    notes: tuple[FieldIssue, ...]
+
+
 class ShareGPTFormat(RecordFormat):
     name = "sharegpt"
     expects = "conversations: [{from, value}, ...]"
     signature = "conversations"
 
-    def _exchanges(self, record: object) -> tuple[list[tuple[str, str | None]], tuple[FieldIssue, ...]]:
-        """``(query, answer or None)`` pairs in order; only the last may lack its answer."""
+    def _conversation(self, record: object) -> _Conversation:
         messages = parse_record(ShareGPTRecord, record, self.name, self.expects).conversations
         notes: tuple[FieldIssue, ...] = ()
         start = 0
@@ -166,49 +175,47 @@ class ShareGPTFormat(RecordFormat):
                     Severity.WARNING,
                 ),
             )
-        issues: list[FieldIssue] = []
-        exchanges: list[tuple[str, str | None]] = []
-        for index in range(start, len(messages)):
-            sender, value = messages[index].sender, messages[index].value
-            field = f"conversations[{index}].from"
-            wants_user = (index - start) % 2 == 0
-            if sender == "system":
-                issues.append(FieldIssue(field, f"a system message is accepted only first, got one at {field}"))
-            elif wants_user and sender not in _USER:
-                issues.append(FieldIssue(field, f"field '{field}' must be human or user (turns alternate "
-                                                f"user, assistant), got {sender!r}"))
-            elif not wants_user and sender not in _ASSISTANT:
-                issues.append(FieldIssue(field, f"field '{field}' must be gpt or assistant (turns alternate "
-                                                f"user, assistant), got {sender!r}"))
-            elif issues:
-                continue  # the record is rejected; keep checking the roles of the other messages
-            elif wants_user:
-                exchanges.append((value, None))
-            else:
-                exchanges[-1] = (exchanges[-1][0], value)
-        if not issues and not exchanges:
+        issues = [issue for index in range(start, len(messages)) if (issue := self._role_issue(messages, index, start))]
+        if not issues and start == len(messages):
             issues.append(FieldIssue("conversations", "field 'conversations' has no user message after the system one"))
         if issues:
             raise RecordRejected(issues)
-        return exchanges, notes
+        users, assistants = messages[start::2], messages[start + 1 :: 2]
+        turns = tuple(Turn(user.value, assistant.value) for user, assistant in zip(users, assistants))
+        open_query = users[-1].value if len(users) > len(assistants) else None
+        return _Conversation(turns, open_query, notes)
+
+    @staticmethod
+    def _role_issue(messages: list[ShareGPTMessage], index: int, start: int) -> FieldIssue | None:
+        """Why message ``index`` breaks the user, assistant, user, ... order (``None`` when it does not)."""
+        sender = messages[index].sender
+        field = f"conversations[{index}].from"
+        if sender == "system":
+            return FieldIssue(field, f"a system message is accepted only first, got one at {field}")
+        wants_user = (index - start) % 2 == 0
+        allowed, names = (_USER, "human or user") if wants_user else (_ASSISTANT, "gpt or assistant")
+        if sender in allowed:
+            return None
+        return FieldIssue(field, f"field '{field}' must be {names} (turns alternate user, assistant), got {sender!r}")
 
     def demonstration(self, record: object, source: str, turns: TurnMode) -> Mapped[Demonstration]:
-        exchanges, notes = self._exchanges(record)
-        if exchanges[-1][1] is None:
+        conversation = self._conversation(record)
+        if conversation.open_query is not None:
             raise RecordRejected(
                 [FieldIssue("conversations", "field 'conversations' must end with a gpt/assistant message "
                                              "(a pool item needs an answer)")]
             )
-        demo = Demonstration.from_turns([Turn(query, answer) for query, answer in exchanges], source=source)  # type: ignore[arg-type]
-        return Mapped((demo,), notes)
+        return Mapped((Demonstration.from_turns(conversation.turns, source=source),), conversation.notes)
 
     def heldout(self, record: object, source: str, turns: TurnMode) -> Mapped[HeldOutPrompt]:
-        exchanges, notes = self._exchanges(record)
-        *history, (query, reference) = exchanges
-        prompt = HeldOutPrompt.create(
-            query, reference=reference, history=[Turn(q, a) for q, a in history], source=source  # type: ignore[arg-type]
-        )
-        return Mapped((prompt,), notes)
+        conversation = self._conversation(record)
+        if conversation.open_query is not None:
+            query, reference, history = conversation.open_query, None, conversation.turns
+        else:
+            *earlier, last = conversation.turns
+            query, reference, history = last.query, last.answer, tuple(earlier)
+        prompt = HeldOutPrompt.create(query, reference=reference, history=history, source=source)
+        return Mapped((prompt,), conversation.notes)
 
 
 class MTBenchFormat(RecordFormat):
@@ -221,58 +228,59 @@ class MTBenchFormat(RecordFormat):
         return parsed.turns[:1] if turns == "first" else list(parsed.turns)
 
     @staticmethod
-    def _reference(parsed: MTBenchRecord, index: int) -> str | None:
-        """The reference of turn ``index``; ``None`` when absent or empty (MT-Bench's "no reference")."""
-        references = parsed.reference or []
-        return references[index] if index < len(references) and references[index].strip() else None
+    def _references(parsed: MTBenchRecord, count: int) -> list[str | None]:
+        """The references of the first ``count`` turns; ``None`` when absent or empty (MT-Bench's "none")."""
+        given = parsed.reference or []
+        return [given[i] if i < len(given) and given[i].strip() else None for i in range(count)]
 
     def demonstration(self, record: object, source: str, turns: TurnMode) -> Mapped[Demonstration]:
         parsed = parse_record(MTBenchRecord, record, self.name, self.expects)
         if parsed.reference is None:
             raise RecordRejected([self._missing("reference", "a pool item needs the reference answer")])
-        issues = [
-            FieldIssue(f"reference[{index}]", f"field 'reference[{index}]' is missing or empty; a pool item needs "
-                                              f"the reference answer of every turn it uses (turns={turns!r})")
-            for index in range(len(self._used(parsed, turns)))
-            if self._reference(parsed, index) is None
-        ]
-        if issues:
-            raise RecordRejected(issues)
-        demo = Demonstration.from_turns(
-            [Turn(query, self._reference(parsed, i)) for i, query in enumerate(self._used(parsed, turns))],  # type: ignore[arg-type]
-            source=source,
-        )
+        used = self._used(parsed, turns)
+        references = self._references(parsed, len(used))
+        answers = [answer for answer in references if answer is not None]
+        if len(answers) < len(used):
+            raise RecordRejected(
+                [
+                    FieldIssue(f"reference[{index}]", f"field 'reference[{index}]' is missing or empty; a pool item "
+                                                      f"needs the reference answer of every turn it uses "
+                                                      f"(turns={turns!r})")
+                    for index, answer in enumerate(references)
+                    if answer is None
+                ]
+            )
+        demo = Demonstration.from_turns([Turn(query, answer) for query, answer in zip(used, answers)], source=source)
         return Mapped((demo,))
 
     def heldout(self, record: object, source: str, turns: TurnMode) -> Mapped[HeldOutPrompt]:
         parsed = parse_record(MTBenchRecord, record, self.name, self.expects)
+        used = self._used(parsed, turns)
+        references = self._references(parsed, len(used))
         prompts: list[HeldOutPrompt] = []
         history: list[Turn] = []
-        notes: list[FieldIssue] = []
-        used = self._used(parsed, turns)
-        for index, query in enumerate(used):
+        for index, (query, reference) in enumerate(zip(used, references)):
             prompts.append(
                 HeldOutPrompt.create(
                     query,
-                    reference=self._reference(parsed, index),
+                    reference=reference,
                     history=history,
                     category=parsed.category,
                     source=source if index == 0 else f"{source} (turn {index + 1})",
                 )
             )
-            answer = self._reference(parsed, index)
-            if answer is None and index + 1 < len(used):
-                notes.append(
-                    FieldIssue(
-                        f"turns[{index + 1}]",
-                        f"{_turn_range(index + 2, len(used))} skipped: the history needs the reference answer "
-                        f"of turn {index + 1}, and field 'reference[{index}]' is missing or empty",
-                        Severity.WARNING,
-                    )
-                )
+            if index + 1 == len(used):
                 break
-            history.append(Turn(query, answer))  # type: ignore[arg-type]
-        return Mapped(tuple(prompts), tuple(notes))
+            if reference is None:
+                note = FieldIssue(
+                    f"turns[{index + 1}]",
+                    f"{_turn_range(index + 2, len(used))} skipped: the history needs the reference answer "
+                    f"of turn {index + 1}, and field 'reference[{index}]' is missing or empty",
+                    Severity.WARNING,
+                )
+                return Mapped(tuple(prompts), (note,))
+            history.append(Turn(query, reference))
+        return Mapped(tuple(prompts))
 
 
 def _turn_range(first: int, last: int) -> str:

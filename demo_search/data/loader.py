@@ -24,9 +24,17 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Generic, Literal, get_args
+from typing import Generic, Literal, cast, get_args
 
-from demo_search.data.formats import RECORD_FORMATS, TURN_MODES, Mapped, RecordFormat, TurnMode, describe_formats, detect_format
+from demo_search.data.formats import (
+    RECORD_FORMATS,
+    TURN_MODES,
+    Mapped,
+    RecordFormat,
+    TurnMode,
+    describe_formats,
+    detect_format,
+)
 from demo_search.data.lengths import CountTokens, item_tokens
 from demo_search.data.problems import Problem, Severity, location
 from demo_search.data.records import FieldIssue, RecordRejected, json_type
@@ -126,7 +134,7 @@ def _budget(max_item_tokens: int | None, count_tokens: CountTokens | None) -> _B
 
 
 def _load(
-    path: str | Path, format: str, role: _Role[ItemT], turns: str, budget: _Budget | None
+    path: str | Path, format: str, role: _Role[ItemT], turns: TurnMode, budget: _Budget | None
 ) -> LoadResult[ItemT]:
     if format not in DATA_FORMATS:
         raise ConfigError(f"data format must be one of {', '.join(DATA_FORMATS)}, got {format!r}")
@@ -137,24 +145,12 @@ def _load(
     if isinstance(data, Problem):
         return LoadResult(display, role.kind, (), None, problems=(data,))
 
-    detected = format == "auto"
-    if format == "urial" or (detected and _looks_like_urial(data)):
-        used: str | None = "urial"
-        candidates, problems = _urial_candidates(data, display, role)
-    else:
-        read = parse_records(data, display)
-        record_format, detect_problems = _resolve_format(format, read.records, display)
-        used = record_format.name if record_format else None
-        candidates, record_problems = (
-            _record_candidates(read.records, record_format, role, turns, display) if record_format else ([], [])
-        )
-        problems = [*read.problems, *detect_problems, *record_problems]
-    if detected and used:
+    used, candidates, problems = _read_candidates(data, display, format, role, turns)
+    detected = format == "auto" and used is not None
+    if detected:
         logger.info("%s: detected format %s", display, used)
-
     items, duplicates, over_budget, drop_problems = _drop_duplicates_and_long(candidates, role, budget, display)
-    problems.extend(drop_problems)
-    problems.sort(key=lambda problem: problem.line if problem.line is not None else 0)
+    problems = sorted([*problems, *drop_problems], key=lambda problem: problem.line or 0)
     if not items:
         problems.append(_empty_problem(display, role, len(candidates)))
     logger.info(
@@ -166,11 +162,26 @@ def _load(
         kind=role.kind,
         items=tuple(items),
         format=used,
-        format_detected=detected and used is not None,
+        format_detected=detected,
         duplicates=tuple(duplicates),
         over_budget=tuple(over_budget),
         problems=tuple(problems),
     )
+
+
+def _read_candidates(
+    data: bytes, display: str, format: str, role: _Role[ItemT], turns: TurnMode
+) -> tuple[str | None, list[tuple[int | None, ItemT]], list[Problem]]:
+    """The format used, the items with their lines (before dropping any), and the problems met."""
+    if format == "urial" or (format == "auto" and _looks_like_urial(data)):
+        candidates, problems = _urial_candidates(data, display, role)
+        return "urial", candidates, problems
+    read = parse_records(data, display)
+    record_format, detect_problems = _resolve_format(format, read.records, display)
+    if record_format is None:
+        return None, [], [*read.problems, *detect_problems]
+    candidates, record_problems = _record_candidates(read.records, record_format, role, turns, display)
+    return record_format.name, candidates, [*read.problems, *record_problems]
 
 
 def _looks_like_urial(data: bytes) -> bool:
@@ -190,15 +201,16 @@ def _resolve_format(
             return None, []
         got = json_type(records[0].value)
         return None, [Problem(display, records[0].line, None, f"expected JSON objects (one per record), got {got}")]
-    fmt = detect_format(first.value)  # type: ignore[arg-type]
+    keys = sorted(cast(dict[str, object], first.value))
+    fmt = detect_format(keys)
     if fmt is None:
-        keys = ", ".join(sorted(first.value)) or "none"  # type: ignore[arg-type]
         return None, [
             Problem(
                 display,
                 first.line,
                 None,
-                f"cannot detect the data format from the keys of this record ({keys}); expected one of "
+                f"cannot detect the data format from the keys of this record ({', '.join(keys) or 'none'}); "
+                f"expected one of "
                 f"{describe_formats()}; or give the format explicitly",
             )
         ]
@@ -206,14 +218,14 @@ def _resolve_format(
 
 
 def _record_candidates(
-    records: Sequence[SourceRecord], fmt: RecordFormat, role: _Role[ItemT], turns: str, display: str
+    records: Sequence[SourceRecord], fmt: RecordFormat, role: _Role[ItemT], turns: TurnMode, display: str
 ) -> tuple[list[tuple[int | None, ItemT]], list[Problem]]:
     candidates: list[tuple[int | None, ItemT]] = []
     problems: list[Problem] = []
     notes: dict[tuple[str | None, str], list[int]] = {}
     for record in records:
         try:
-            mapped = role.from_record(fmt, record.value, f"{display}:{record.line}", turns)  # type: ignore[arg-type]
+            mapped = role.from_record(fmt, record.value, location(display, record.line), turns)
         except RecordRejected as rejected:
             problems.extend(_problem(display, record.line, issue) for issue in rejected.issues)
             continue

@@ -91,7 +91,7 @@ def _decode_line(raw: bytes, line: int, file_offset: int, display: str) -> str |
             display,
             line,
             None,
-            f"invalid UTF-8 at byte {start} of the line (byte {file_offset + start} of the file): "
+            f"invalid UTF-8 at byte offset {start} of the line (offset {file_offset + start} in the file): "
             f"{error.reason} (byte 0x{raw[start]:02x}); the file must be UTF-8 encoded",
         )
 
