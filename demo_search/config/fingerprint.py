@@ -4,7 +4,8 @@ Rule (``FINGERPRINT_VERSION`` 1). The fingerprint covers every field that change
 path, each part the SHA-256 of the value's canonical JSON (sorted keys, no whitespace, UTF-8):
 
 * every leaf of ``seed``, ``model``, ``template``, ``data``, ``strategy``, ``scorer`` and ``decoding``
-  (``model.options`` and ``decoding.stop`` are one part each), except the fields below;
+  (``model.options`` and ``decoding.stop`` are one part each; engine options count whole, since which of them
+  change results is the engine's business), except the fields below;
 * files by their **contents**, not their path (moving a file changes nothing, editing it does):
   ``data.pool.path``, ``data.heldout.path``, ``template.rules_file``, ``template.fixed_demos_file``, under the
   key ``"<key path> (contents)"``; an unset optional file hashes as ``null`` under the same key;

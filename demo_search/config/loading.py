@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -40,7 +40,9 @@ def _origins(document: YamlDocument, source: str, overrides: Sequence[Override])
     return origins
 
 
-def _locator(origins: Mapping[KeyPath, str]):
+def _locator(origins: Mapping[KeyPath, str]) -> Callable[[Loc], str | None]:
+    """Where the innermost written key of ``loc`` came from."""
+
     def where(loc: Loc) -> str | None:
         keys = tuple(str(part) for part in loc)
         for end in range(len(keys), 0, -1):

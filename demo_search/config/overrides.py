@@ -57,7 +57,11 @@ def parse_override(text: str) -> Override:
 def shortcut_overrides(*, name: str | None = None, db: str | None = None, workers: int | None = None) -> list[Override]:
     """The CLI's typed options as overrides: ``--name`` -> ``name``, ``--db`` -> ``database.url``,
     ``--workers`` -> ``workers.count``. Options left as ``None`` are not overridden."""
-    shortcuts = [("--name", ("name",), name), ("--db", ("database", "url"), db), ("--workers", ("workers", "count"), workers)]
+    shortcuts = [
+        ("--name", ("name",), name),
+        ("--db", ("database", "url"), db),
+        ("--workers", ("workers", "count"), workers),
+    ]
     return [Override(path=path, value=value, label=label) for label, path, value in shortcuts if value is not None]
 
 

@@ -3,14 +3,13 @@
 Each line names the full key path and what was expected, e.g. ``strategy.beam_width must be >= 1, got 0`` or
 ``unknown key strategy.beam_widht (did you mean strategy.beam_width?)``. Lines are built from each error's
 ``type``, ``loc``, ``input`` and ``ctx`` and from the schema itself (the allowed values of a ``Literal``, the
-description of a required field), never from pydantic's English text, except for an error type this module
-does not know, which is shown as pydantic words it.
+description of a required field), not from pydantic's English text; only an error type this module does not
+know falls back to pydantic's message.
 """
 
 from __future__ import annotations
 
 import difflib
-import types
 import typing
 from collections.abc import Callable, Iterator
 from typing import Any, Literal
@@ -65,7 +64,8 @@ def _number(value: Any) -> str:
 
 
 def _model_class(annotation: Any) -> type[BaseModel] | None:
-    candidates = typing.get_args(annotation) if isinstance(annotation, types.UnionType) else (annotation,)
+    """The section model of a field annotation (``Section`` or ``Section | None``), else ``None``."""
+    candidates = typing.get_args(annotation) or (annotation,)
     return next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
 
 
@@ -166,12 +166,10 @@ def _format_one(root: type[BaseModel], error: ErrorDetails) -> list[str]:
         return [f"{path} must not be empty"]
     if kind == "string_pattern_mismatch":
         return [f"{path} must match {ctx['pattern']}, got {show(error['input'])}"]
-    if kind == "interval":
+    if kind in ("interval", "invalid_url"):  # our own messages; a database URL may hold a password: not echoed
         return [f"{path} {error['msg']}"]
     if kind == "invalid_regex":
         return [f"{path} {error['msg']}, got {show(error['input'])}"]
-    if kind == "invalid_url":
-        return [f"{path} {error['msg']}"]  # the URL may hold a password: not echoed
     return [f"{path}: {error['msg']}, got {show(error['input'])}"]
 
 

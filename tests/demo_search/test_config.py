@@ -295,7 +295,8 @@ def test_settings_of_an_unselected_scorer_are_not_required(workspace):
 def test_scorer_says_whether_it_needs_references(workspace):
     config = load_config(write(workspace, BASE + "scorer: {kind: match}\n"))
     assert config.scorer.needs_references and config.scorer.generates
-    config = load_config(write(workspace, BASE + "scorer: {kind: judge, judge: {base_url: http://x, model_name: m}}\n"))
+    judge = "scorer: {kind: judge, judge: {base_url: http://x, model_name: m}}\n"
+    config = load_config(write(workspace, BASE + judge))
     assert not config.scorer.needs_references
 
 
