@@ -64,8 +64,8 @@ def model_location(value: str, info: ValidationInfo) -> str:
         if not (path / "config.json").is_file():
             raise PydanticCustomError(
                 "model_not_found",
-                "the bundled tiny model is missing at {path} (rebuild it with scripts/train_tiny_model.py "
-                "or reinstall demo-search)",
+                "the bundled tiny model is missing at {path} (it ships with the package; or rebuild it with "
+                "`python scripts/train_tiny_model.py` from the repository root)",
                 {"path": str(path)},
             )
         return TINY_MODEL
