@@ -1,1 +1,70 @@
-"""db."""
+"""Persistence of demo-search: SQLAlchemy models, Alembic migrations and the :class:`Store` API.
+
+``db`` never imports ``demo_search`` or ``workers``. Everything a caller needs is exported here.
+"""
+
+from db.engine import DEFAULT_BUSY_TIMEOUT_S, parse_url
+from db.errors import (
+    DatabaseNotFoundError,
+    DatabaseURLError,
+    LeaseHeldError,
+    LeaseLostError,
+    RecordConflictError,
+    SchemaVersionError,
+    SearchExistsError,
+    SearchNotFoundError,
+    StoreError,
+)
+from db.records import (
+    Candidate,
+    CandidateStatus,
+    Evaluation,
+    Lease,
+    Search,
+    SearchStatus,
+    SearchSummary,
+    Step,
+    StoredItem,
+)
+from db.schema import (
+    UPGRADE_COMMAND,
+    DatabaseInfo,
+    SchemaState,
+    current_revision,
+    head_revision,
+    inspect_database,
+    upgrade,
+)
+from db.store import Store, default_lease_owner
+
+__all__ = [
+    "DEFAULT_BUSY_TIMEOUT_S",
+    "UPGRADE_COMMAND",
+    "Candidate",
+    "CandidateStatus",
+    "DatabaseInfo",
+    "DatabaseNotFoundError",
+    "DatabaseURLError",
+    "Evaluation",
+    "Lease",
+    "LeaseHeldError",
+    "LeaseLostError",
+    "RecordConflictError",
+    "SchemaState",
+    "SchemaVersionError",
+    "Search",
+    "SearchExistsError",
+    "SearchNotFoundError",
+    "SearchStatus",
+    "SearchSummary",
+    "Step",
+    "Store",
+    "StoreError",
+    "StoredItem",
+    "current_revision",
+    "default_lease_owner",
+    "head_revision",
+    "inspect_database",
+    "parse_url",
+    "upgrade",
+]
