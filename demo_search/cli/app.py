@@ -32,3 +32,12 @@ def main(
     ] = False,
 ) -> None:
     setup_logging(verbose)
+
+
+def _register() -> None:
+    from demo_search.cli.validate import validate
+
+    app.command("validate")(validate)
+
+
+_register()

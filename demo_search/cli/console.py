@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 
 console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def setup_logging(verbose: bool) -> None:

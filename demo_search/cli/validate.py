@@ -1,0 +1,69 @@
+"""``demo-search validate CONFIG``: load the configuration and the data, report, write nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from demo_search.cli.console import console, err_console
+from demo_search.config import load_config
+from demo_search.data import summarize_lengths
+from demo_search.errors import DemoSearchError
+from demo_search.inputs import load_inputs, load_tokenizer
+from demo_search.templates.tokenization import count_tokens
+
+ConfigArg = Annotated[Path, typer.Argument(help="The search configuration (YAML).", show_default=False)]
+SetOption = Annotated[
+    list[str] | None, typer.Option("--set", "-s", help="Override a key: --set strategy.max_steps=4 (repeatable).")
+]
+
+
+def print_error(error: DemoSearchError) -> None:
+    err_console.print(f"[bold red]error:[/] {error.summary}")
+    for line in error.problems:
+        err_console.print(f"  - {line}", markup=False)
+
+
+def validate(config_path: ConfigArg, overrides: SetOption = None) -> None:
+    """Check a configuration and its data: counts, token lengths and every problem found. Writes nothing."""
+    try:
+        config = load_config(config_path, overrides or ())
+        tokenizer = load_tokenizer(config)
+        inputs = load_inputs(config, tokenizer=tokenizer)
+    except DemoSearchError as error:
+        print_error(error)
+        raise typer.Exit(1) from None
+
+    console.print(f"[bold]search[/] {config.name}: {config.strategy.kind} search, scorer {config.scorer.kind}, "
+                  f"engine {config.model.engine}, template {config.template.kind} ({config.template.position})")
+    table = Table(title="inputs", show_edge=False)
+    for column in ("", "items", "dropped duplicates", "format", "tokens min", "mean", "median", "max"):
+        table.add_column(column, justify="left" if not column else "right")
+    counter = (lambda text: count_tokens(tokenizer, text)) if tokenizer is not None else None
+    rows = [
+        ("pool", inputs.pool.items, inputs.pool.duplicates_dropped, inputs.pool.format),
+        ("held-out", inputs.heldout.items, inputs.heldout.duplicates_dropped, inputs.heldout.format),
+        ("fixed demonstrations", inputs.fixed, 0, "-"),
+    ]
+    for label, items, dropped, fmt in rows:
+        stats = summarize_lengths(items, counter) if counter is not None else None
+        numbers = (
+            (str(stats.min), f"{stats.mean:.1f}", f"{stats.median:.1f}", str(stats.max)) if stats else ("-",) * 4
+        )
+        table.add_row(label, str(len(items)), str(dropped), fmt or "-", *numbers)
+    console.print(table)
+    if counter is not None:
+        console.print(f"rules: {counter(inputs.rules)} tokens")
+    else:
+        console.print(f"model {config.model.path!r} is not a local directory: token statistics skipped")
+
+    for problem in inputs.problems:
+        style = "red" if problem.is_error else "yellow"
+        err_console.print(f"[{style}]{problem}[/]", markup=True, highlight=False)
+    if inputs.errors:
+        err_console.print(f"[bold red]{len(inputs.errors)} error(s)[/]")
+        raise typer.Exit(1)
+    console.print("[green]ok[/]: configuration and data are valid")

@@ -1,0 +1,113 @@
+"""Everything a search reads besides its config: rules, fixed demonstrations, pool, held-out prompts, tokenizer.
+
+Shared by ``demo-search validate`` (which reports every problem and writes nothing) and the driver (which
+refuses to start on any error).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from demo_search.config import SearchConfig
+from demo_search.config.paths import model_directory
+from demo_search.data import LoadResult, Problem, load_heldout, load_pool
+from demo_search.data.problems import Severity
+from demo_search.errors import DataError
+from demo_search.templates.tokenization import count_tokens
+from demo_search.templates.urial import parse_urial
+from demo_search.types import Demonstration, HeldOutPrompt
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SearchInputs:
+    """The loaded inputs of a search; ``problems`` holds every error and warning found while loading."""
+
+    rules: str
+    fixed: tuple[Demonstration, ...]
+    pool: LoadResult[Demonstration]
+    heldout: LoadResult[HeldOutPrompt]
+    tokenizer: Any | None
+    problems: tuple[Problem, ...]
+
+    @property
+    def errors(self) -> tuple[Problem, ...]:
+        return tuple(p for p in self.problems if p.is_error)
+
+    def raise_if_errors(self) -> SearchInputs:
+        if self.errors:
+            raise DataError(f"{len(self.errors)} problem(s) in the search inputs", [str(p) for p in self.errors])
+        return self
+
+
+def load_tokenizer(config: SearchConfig) -> Any | None:
+    """The model's tokenizer from its local directory, or ``None`` for a hub id that is not on this machine."""
+    directory = Path(model_directory(config.model.path))
+    if not directory.is_dir():
+        return None
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(directory, local_files_only=True)
+
+
+def load_inputs(config: SearchConfig, *, tokenizer: Any | None = None) -> SearchInputs:
+    """Load rules, fixed demonstrations, pool and held-out prompts, collecting every problem.
+
+    Rules: ``template.rules_file`` read as text (when it is a URIAL prompt file with demonstrations, only its
+    rules preamble); without one, the preamble of a URIAL ``template.fixed_demos_file``; else no rules.
+    """
+    counter = (lambda text: count_tokens(tokenizer, text)) if tokenizer is not None else None
+    budget = config.data.max_item_tokens if counter is not None else None
+    problems: list[Problem] = []
+    if config.data.max_item_tokens is not None and counter is None:
+        problems.append(_warning(config.model.path, "model tokenizer not available here; data.max_item_tokens not checked"))
+
+    fixed: tuple[Demonstration, ...] = ()
+    fixed_rules = ""
+    if config.template.fixed_demos_file is not None:
+        fixed_result = load_pool(config.template.fixed_demos_file)
+        problems.extend(fixed_result.problems)
+        fixed = fixed_result.items
+        if fixed_result.format == "urial":
+            fixed_rules = parse_urial(Path(config.template.fixed_demos_file).read_text(encoding="utf-8")).rules
+
+    rules = fixed_rules
+    if config.template.rules_file is not None:
+        text = Path(config.template.rules_file).read_text(encoding="utf-8")
+        rules = parse_urial(text, str(config.template.rules_file)).rules if "\n# Query:" in text else text
+
+    pool = load_pool(
+        config.data.pool.path, config.data.pool.format, turns=config.data.pool.turns,
+        max_item_tokens=budget, count_tokens=counter,
+    )
+    heldout = load_heldout(
+        config.data.heldout.path, config.data.heldout.format, turns=config.data.heldout.turns,
+        max_item_tokens=budget, count_tokens=counter,
+    )
+    problems.extend(pool.problems)
+    problems.extend(heldout.problems)
+
+    fixed_ids = {demo.id for demo in fixed}
+    overlap = [demo.source for demo in pool.items if demo.id in fixed_ids]
+    if overlap:
+        problems.append(_error(str(config.data.pool.path), f"pool items also among the fixed demonstrations: {', '.join(overlap)}"))
+    if config.scorer.needs_references:
+        missing = [p.source for p in heldout.items if p.reference is None]
+        if missing:
+            shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+            problems.append(
+                _error(str(config.data.heldout.path), f"scorer.kind {config.scorer.kind!r} needs a reference on every held-out prompt; missing at {shown}")
+            )
+    return SearchInputs(rules, fixed, pool, heldout, tokenizer, tuple(problems))
+
+
+def _error(path: str, message: str) -> Problem:
+    return Problem(path=path, line=None, field=None, message=message)
+
+
+def _warning(path: str, message: str) -> Problem:
+    return Problem(path=path, line=None, field=None, message=message, severity=Severity.WARNING)
