@@ -35,9 +35,12 @@ def main(
 
 
 def _register() -> None:
+    from demo_search.cli.database import db_app, list_searches
     from demo_search.cli.validate import validate
 
     app.command("validate")(validate)
+    app.command("list")(list_searches)
+    app.add_typer(db_app, name="db")
 
 
 _register()
