@@ -106,7 +106,7 @@ class PromptTemplate(ABC):
         branch: Sequence[Demonstration],
         prompt: HeldOutPrompt,
     ) -> PromptSegments:
-        """One prompt as segments; ``segments(...).text(with_target=t) == render_prompt(rules, prefix + branch, ...)``."""
+        """One prompt as segments, joining to ``render_prompt(rules, prefix + branch, prompt, ...)``."""
         prefix_text, branch_text = self.render_branch(rules, prefix, branch)
         demonstrations = [*prefix, *branch]
         return PromptSegments(

@@ -32,15 +32,24 @@ class ChatTemplate(PromptTemplate):
 
     ``chat_template`` overrides the tokenizer's own template. ``stop_strings`` defaults to the end-of-turn text
     the template writes after an assistant message (e.g. ``<|im_end|>``), found by rendering a probe turn.
+
+    The rendered text is tokenized with special-token parsing (the template writes its control tokens as text),
+    so, as with ``apply_chat_template(tokenize=True)``, control-token text inside a message's content becomes
+    that control token too.
     """
 
     parse_special_tokens = True
 
-    def __init__(self, tokenizer: Any, chat_template: str | None = None, stop_strings: Sequence[str] | None = None) -> None:
+    def __init__(
+        self, tokenizer: Any, chat_template: str | None = None, stop_strings: Sequence[str] | None = None
+    ) -> None:
         if chat_template is None and not getattr(tokenizer, "chat_template", None):
             raise TemplateError(
                 "the chat template needs a Jinja chat template",
-                [f"{type(tokenizer).__name__} has no chat_template; give one (template.chat_template) or use the urial template"],
+                [
+                    f"{type(tokenizer).__name__} has no chat_template; give one (template.chat_template) "
+                    "or use the urial template"
+                ],
             )
         self._tokenizer = tokenizer
         self._chat_template = chat_template
@@ -67,7 +76,12 @@ class ChatTemplate(PromptTemplate):
         context = _context_messages(rules, demonstrations)
         before = self._render(context, add_generation_prompt=False)
         after = self._render(context + _leaf_messages(prompt), add_generation_prompt=True)
-        return _appended(before, after, f"the context of {len(demonstrations)} demonstration(s)", f"prompt {prompt.id!r} with the generation prompt")
+        return _appended(
+            before,
+            after,
+            f"the context of {len(demonstrations)} demonstration(s)",
+            f"prompt {prompt.id!r} with the generation prompt",
+        )
 
     def render_target(
         self, rules: str, demonstrations: Sequence[Demonstration], prompt: HeldOutPrompt
@@ -76,8 +90,14 @@ class ChatTemplate(PromptTemplate):
             return None
         messages = _context_messages(rules, demonstrations) + _leaf_messages(prompt)
         before = self._render(messages, add_generation_prompt=True)
-        after = self._render(messages + [{"role": "assistant", "content": prompt.reference}], add_generation_prompt=False)
-        return _appended(before, after, f"prompt {prompt.id!r} with the generation prompt", f"prompt {prompt.id!r} with its reference answer")
+        answered = messages + [{"role": "assistant", "content": prompt.reference}]
+        after = self._render(answered, add_generation_prompt=False)
+        return _appended(
+            before,
+            after,
+            f"prompt {prompt.id!r} with the generation prompt",
+            f"prompt {prompt.id!r} with its reference answer",
+        )
 
     def extract_answer(self, generated: str) -> str:
         marker = self._end_of_turn.strip()
@@ -89,8 +109,11 @@ class ChatTemplate(PromptTemplate):
     def _probe_end_of_turn(self) -> str:
         messages: list[Message] = [{"role": "user", "content": _PROBE_QUERY}]
         before = self._render(messages, add_generation_prompt=True)
-        after = self._render(messages + [{"role": "assistant", "content": _PROBE_ANSWER}], add_generation_prompt=False)
-        added = _appended(before, after, "a probe user message with the generation prompt", "the probe's assistant answer")
+        answered = messages + [{"role": "assistant", "content": _PROBE_ANSWER}]
+        after = self._render(answered, add_generation_prompt=False)
+        added = _appended(
+            before, after, "a probe user message with the generation prompt", "the probe's assistant answer"
+        )
         if not added.startswith(_PROBE_ANSWER):
             raise TemplateError(
                 "the chat template does not write an assistant message right after the generation prompt",
@@ -108,15 +131,18 @@ class ChatTemplate(PromptTemplate):
                 add_generation_prompt=add_generation_prompt,
                 tokenize=False,
             )
-        except Exception as exc:  # Jinja raises many types (syntax, undefined, the template's raise_exception)
+        except Exception as exc:  # a chat template is code: syntax, undefined names, filters, raise_exception(...)
             roles = ", ".join(message["role"] for message in messages)
-            hint = " (leave the rules empty if the template refuses a system message)" if messages[0]["role"] == "system" else ""
+            refuses_system = messages[0]["role"] == "system"
+            hint = " (leave the rules empty if the template refuses a system message)" if refuses_system else ""
             raise TemplateError(
                 "the chat template failed to render a conversation",
                 [f"roles [{roles}], add_generation_prompt={add_generation_prompt}: {type(exc).__name__}: {exc}{hint}"],
             ) from exc
         if not isinstance(text, str):
-            raise TemplateError("the chat template did not render text", [f"apply_chat_template returned {type(text).__name__}"])
+            raise TemplateError(
+                "the chat template did not render text", [f"apply_chat_template returned {type(text).__name__}"]
+            )
         return text
 
 

@@ -11,7 +11,6 @@ inside demonstrations and queries stays plain text unless the template writes co
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import partial
 from typing import Any
 
 from demo_search.templates.base import PromptTemplate, TemplateError
@@ -39,7 +38,9 @@ def bos_ids(tokenizer: Any, add_bos: bool | None) -> tuple[int, ...]:
     if add_bos is None:
         add_bos = bos is not None
     if add_bos and bos is None:
-        raise TemplateError("cannot add a BOS token", [f"{type(tokenizer).__name__} has no bos_token_id; set add_bos to false"])
+        raise TemplateError(
+            "cannot add a BOS token", [f"{type(tokenizer).__name__} has no bos_token_id; set add_bos to false"]
+        )
     return (bos,) if add_bos else ()
 
 
@@ -55,31 +56,31 @@ def tokenize_step(
     """The prefix tree of ``step``: each segment tokenized alone, the BOS token (see ``bos_ids``) before the prefix
     unless the prefix text already starts with it; targets only ``with_targets`` and where a reference exists.
 
-    With ``check_round_trip``, the concatenated ids of every branch's first prompt and of every prompt under the
-    first branch must decode to the prompt text; a tokenizer that adds text to a segment encoded on its own (e.g.
-    SentencePiece's leading space) fails this with ``TemplateError``.
+    With ``check_round_trip``, every segment's ids, put after the ids of a short anchor text, must decode to the
+    anchor followed by the segment's text; a tokenizer that adds text to a segment encoded on its own (e.g.
+    SentencePiece's leading space) fails this with ``TemplateError``. The check decodes each segment once.
     """
-    encode = partial(encode_text, tokenizer, parse_special_tokens=parse_special_tokens)
-    prefix_ids = encode(step.prefix)
+    encoder = _SegmentEncoder(tokenizer, parse_special_tokens=parse_special_tokens, check=check_round_trip)
+    prefix_ids = encoder.encode(step.prefix, "the shared prefix")
     bos = bos_ids(tokenizer, add_bos)
-    prepended = bos if prefix_ids[: len(bos)] != bos else ()
-    prefix_ids = prepended + prefix_ids
+    if prefix_ids[: len(bos)] != bos:
+        prefix_ids = bos + prefix_ids
     if not prefix_ids:
         raise TemplateError(
             "the shared prefix has no tokens",
             ["the rules and the shared demonstrations are empty and no BOS token is added; give rules text or add_bos"],
         )
-    branches = tuple(Branch(branch_id=b.branch_id, token_ids=encode(b.text)) for b in step.branches)
+    branches = tuple(Branch(b.branch_id, encoder.encode(b.text, f"branch {b.branch_id!r}")) for b in step.branches)
     leaves = []
     for leaf in step.leaves:
         if not leaf.prompt:
             raise TemplateError("a held-out prompt rendered to empty text", [f"prompt {leaf.leaf_id!r}"])
-        target = encode(leaf.target) if with_targets and leaf.target else ()
-        leaves.append(Leaf(leaf_id=leaf.leaf_id, prompt_ids=encode(leaf.prompt), target_ids=target))
-    tree = PrefixTree(prefix_ids=prefix_ids, branches=branches, leaves=tuple(leaves))
-    if check_round_trip and tree.branches and tree.leaves:
-        _check_round_trip(tree, step, tokenizer, skip=len(prepended), with_targets=with_targets)
-    return tree
+        prompt_ids = encoder.encode(leaf.prompt, f"prompt {leaf.leaf_id!r}")
+        target = ()
+        if with_targets and leaf.target:
+            target = encoder.encode(leaf.target, f"the target of prompt {leaf.leaf_id!r}")
+        leaves.append(Leaf(leaf_id=leaf.leaf_id, prompt_ids=prompt_ids, target_ids=target))
+    return PrefixTree(prefix_ids=prefix_ids, branches=branches, leaves=tuple(leaves))
 
 
 def build_prefix_tree(
@@ -91,15 +92,20 @@ def build_prefix_tree(
     *,
     with_targets: bool,
     add_bos: bool | None = None,
+    check_round_trip: bool = True,
 ) -> PrefixTree:
     """Render ``layout`` with ``template`` (``render_step``) and tokenize it (``tokenize_step``).
 
     Branch ids are the layout's branch ids, leaf ids the prompts' ids. Beam search passes a layout whose
     branches carry different selected sets (``layout_step`` computes what they share).
     """
-    step = render_step(template, rules, layout, prompts)
     return tokenize_step(
-        step, tokenizer, parse_special_tokens=template.parse_special_tokens, with_targets=with_targets, add_bos=add_bos
+        render_step(template, rules, layout, prompts),
+        tokenizer,
+        parse_special_tokens=template.parse_special_tokens,
+        with_targets=with_targets,
+        add_bos=add_bos,
+        check_round_trip=check_round_trip,
     )
 
 
@@ -115,10 +121,20 @@ def build_step_tree(
     position: InsertionPosition,
     with_targets: bool,
     add_bos: bool | None = None,
+    check_round_trip: bool = True,
 ) -> PrefixTree:
     """Greedy search's step: one branch per candidate (branch id = candidate id) on the same selected set."""
     layout = layout_step(candidate_plans(selected, candidates), fixed, position)
-    return build_prefix_tree(template, tokenizer, rules, layout, prompts, with_targets=with_targets, add_bos=add_bos)
+    return build_prefix_tree(
+        template,
+        tokenizer,
+        rules,
+        layout,
+        prompts,
+        with_targets=with_targets,
+        add_bos=add_bos,
+        check_round_trip=check_round_trip,
+    )
 
 
 def longest_request(tree: PrefixTree, *, with_targets: bool, max_new_tokens: int = 0) -> int:
@@ -129,23 +145,37 @@ def longest_request(tree: PrefixTree, *, with_targets: bool, max_new_tokens: int
     return len(tree.prefix_ids) + branch + leaf + max_new_tokens
 
 
-def _check_round_trip(tree: PrefixTree, step: StepText, tokenizer: Any, *, skip: int, with_targets: bool) -> None:
-    pairs = [(b, 0) for b in range(len(tree.branches))] + [(0, x) for x in range(1, len(tree.leaves))]
-    for b, x in pairs:
-        ids = tree.full_prompt(tree.branches[b], tree.leaves[x], with_target=with_targets)[skip:]
-        text = step.prompt_text(step.branches[b], step.leaves[x], with_target=with_targets)
-        decoded = tokenizer.decode(list(ids), skip_special_tokens=False, clean_up_tokenization_spaces=False)
-        if decoded != text:
-            at = next((i for i, (p, q) in enumerate(zip(text, decoded)) if p != q), min(len(text), len(decoded)))
-            raise TemplateError(
-                "the tokenizer does not reproduce a prompt tokenized segment by segment",
-                [
-                    f"branch {tree.branches[b].branch_id!r}, prompt {tree.leaves[x].leaf_id!r}: the decoded ids differ "
-                    f"from the text at character {at}: {decoded[at : at + 30]!r} instead of {text[at : at + 30]!r}",
-                    "a tokenizer that adds a leading space to every text it encodes (SentencePiece) must be loaded "
-                    "with add_prefix_space=False (or legacy=False)",
-                ],
+class _SegmentEncoder:
+    """Encodes segments and, when asked, checks that each decodes back to its text after an anchor."""
+
+    ANCHOR = "x"
+
+    def __init__(self, tokenizer: Any, *, parse_special_tokens: bool, check: bool) -> None:
+        self.tokenizer = tokenizer
+        self.parse_special_tokens = parse_special_tokens
+        self.check = check
+        self.anchor_ids = encode_text(tokenizer, self.ANCHOR) if check else ()
+
+    def encode(self, text: str, where: str) -> tuple[int, ...]:
+        ids = encode_text(self.tokenizer, text, parse_special_tokens=self.parse_special_tokens)
+        if self.check:
+            expected = self.ANCHOR + text
+            decoded = self.tokenizer.decode(
+                list(self.anchor_ids + ids), skip_special_tokens=False, clean_up_tokenization_spaces=False
             )
+            if decoded != expected:
+                shorter = min(len(expected), len(decoded))
+                at = next((i for i, (p, q) in enumerate(zip(expected, decoded)) if p != q), shorter)
+                raise TemplateError(
+                    "the tokenizer does not reproduce a segment tokenized on its own",
+                    [
+                        f"{where}: after the anchor {self.ANCHOR!r}, the decoded ids differ from the text at character "
+                        f"{at}: {decoded[at : at + 30]!r} instead of {expected[at : at + 30]!r}",
+                        "a tokenizer that adds a leading space to every text it encodes (SentencePiece) must be loaded "
+                        "with add_prefix_space=False (or legacy=False)",
+                    ],
+                )
+        return ids
 
 
 __all__ = [

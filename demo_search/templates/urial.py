@@ -28,7 +28,6 @@ Grammar used by the parser, so that nested fences inside answers need no escapin
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,10 +86,32 @@ def render_demonstration(demonstration: Demonstration) -> str:
 
 
 def render_urial(prompt: UrialPrompt) -> str:
-    """The prompt file text; ``render_urial(parse_urial(text)) == text`` for every text ``parse_urial`` accepts."""
+    """The prompt file text; ``render_urial(parse_urial(text)) == text`` for every text ``parse_urial`` accepts.
+
+    Raises ``DataError`` for demonstrations whose text would not parse back (a line ``# Query:`` in a query or
+    an answer, a line ``# Answer:`` in a query, a carriage return).
+    """
+    problems = [problem for demo in prompt.demonstrations for problem in _unparsable(demo)]
+    if problems:
+        raise DataError("demonstrations that a URIAL prompt file cannot hold", problems)
     parts = [prompt.rules] if prompt.rules else []
     parts.extend(render_demonstration(demo) for demo in prompt.demonstrations)
     return BLOCK_SEPARATOR.join(parts) + prompt.trailer
+
+
+def _unparsable(demo: Demonstration) -> list[str]:
+    where = f"demonstration {demo.id}" + (f" ({demo.source})" if demo.source else "")
+    problems = []
+    for number, turn in enumerate(demo.turns, start=1):
+        for field, text, headings in (
+            ("query", turn.query, (QUERY_HEADING, ANSWER_HEADING)),
+            ("answer", turn.answer, (QUERY_HEADING,)),
+        ):
+            lines = text.split("\n")
+            problems += [f"{where}, turn {number}: the {field} has a line {h!r}" for h in headings if h in lines]
+            if "\r" in text:
+                problems.append(f"{where}, turn {number}: the {field} has a carriage return")
+    return problems
 
 
 def extract_answer(generated: str) -> str:
@@ -170,7 +191,9 @@ class _BlockParser:
         lines = self.lines
         if start + 1 >= end or lines[start + 1] != FENCE:
             got = lines[start + 1] if start + 1 < len(lines) else "end of file"
-            raise self._error(start, f"{QUERY_HEADING!r} must be followed by a line {FENCE!r} opening the query, got {got!r}")
+            raise self._error(
+                start, f"{QUERY_HEADING!r} must be followed by a line {FENCE!r} opening the query, got {got!r}"
+            )
         answer_at = next((i for i in range(start + 2, end) if lines[i] == ANSWER_HEADING), None)
         if answer_at is None:
             raise self._error(start, f"{ANSWER_HEADING!r} missing in the block that starts here")
@@ -185,7 +208,8 @@ class _BlockParser:
             raise self._error(start, "the query of this block is empty")
         if answer_at + 1 >= end or lines[answer_at + 1] != FENCE:
             raise self._error(answer_at, f"{ANSWER_HEADING!r} must be followed by a line {FENCE!r} opening the answer")
-        answer_close = self._last_answer_close(start, answer_at, end) if last else self._answer_close(start, answer_at, end)
+        close = self._last_answer_close if last else self._answer_close
+        answer_close = close(start, answer_at, end)
         if answer_close == answer_at + 2:
             raise self._error(answer_at, f"the answer of the block at line {start + 1} is empty")
         query = "\n".join(lines[start + 2 : query_close])

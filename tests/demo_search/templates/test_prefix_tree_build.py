@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import string
 from pathlib import Path
 
 import pytest
@@ -130,17 +131,44 @@ def test_bos_follows_add_bos(tokenizer):
     assert build_step_tree(UrialTemplate(), tokenizer, "", **kwargs).prefix_ids == (tokenizer.bos_token_id,)
 
 
-def test_a_tokenizer_that_adds_a_leading_space_to_each_segment_is_refused():
+def prefix_space_byte_tokenizer():
+    """The byte tokenizer, but adding a space before every text it encodes (GPT-2's add_prefix_space)."""
     from tokenizers import pre_tokenizers
 
-    spaced = build_byte_tokenizer()
-    spaced.backend_tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=True, use_regex=False)
-    with pytest.raises(TemplateError, match="does not reproduce a prompt") as caught:
+    tokenizer = build_byte_tokenizer()
+    tokenizer.backend_tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=True, use_regex=False)
+    return tokenizer
+
+
+def metaspace_tokenizer():
+    """A character-level SentencePiece-style tokenizer: it prepends "▁" to every text it encodes and its decoder
+    drops that space again at the start of the decoded text, so each segment alone decodes to itself."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    characters = sorted(set(string.printable) | set("▁üé✓"))
+    vocab = {token: i for i, token in enumerate(["<unk>", "<s>", "</s>", *characters])}
+    raw = Tokenizer(models.BPE(vocab=vocab, merges=[], unk_token="<unk>"))
+    raw.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="first")
+    raw.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="first")
+    return PreTrainedTokenizerFast(tokenizer_object=raw, bos_token="<s>", eos_token="</s>", unk_token="<unk>")
+
+
+@pytest.mark.parametrize("make_tokenizer", [prefix_space_byte_tokenizer, metaspace_tokenizer])
+def test_a_tokenizer_that_adds_a_leading_space_to_each_segment_is_refused(make_tokenizer):
+    tokenizer = make_tokenizer()
+    assert tokenizer.decode(tokenizer.encode("# Query", add_special_tokens=False)).strip() == "# Query"
+    with pytest.raises(TemplateError, match="does not reproduce a segment tokenized on its own") as caught:
         build_step_tree(
-            UrialTemplate(), spaced, RULES, selected=(), candidates=POOL[:2], fixed=(), prompts=PROMPTS,
+            UrialTemplate(), tokenizer, RULES, selected=(), candidates=POOL[:2], fixed=(), prompts=PROMPTS,
             position="before_fixed", with_targets=False,
         )
     assert "add_prefix_space=False" in str(caught.value)
+    tree = build_step_tree(
+        UrialTemplate(), tokenizer, RULES, selected=(), candidates=POOL[:2], fixed=(), prompts=PROMPTS,
+        position="before_fixed", with_targets=False, check_round_trip=False,
+    )
+    assert len(tree.branches) == 2
 
 
 def test_lengths_for_budgets_and_the_context_window(tokenizer):

@@ -154,6 +154,30 @@ def test_load_reports_a_missing_file(tmp_path: Path):
 
 
 @pytest.mark.parametrize(
+    ("query", "answer", "problem"),
+    [
+        ("q\n# Answer:\nx", "a", "the query has a line '# Answer:'"),
+        ("# Query:", "a", "the query has a line '# Query:'"),
+        ("q", "a\n# Query:\nb", "the answer has a line '# Query:'"),
+        ("q", "a\r\nb", "the answer has a carriage return"),
+    ],
+)
+def test_render_refuses_text_that_would_not_parse_back(query: str, answer: str, problem: str):
+    demo = Demonstration.single(query, answer, source="pool.jsonl:7")
+    with pytest.raises(DataError, match=f"demonstration {demo.id} \\(pool.jsonl:7\\), turn 1: {problem}"):
+        render_urial(UrialPrompt(rules="R", demonstrations=(demo,)))
+
+
+def test_text_that_looks_like_headings_but_is_not_a_whole_line_round_trips():
+    demo = Demonstration.single("Explain '# Answer:' ", "Use # Query: and\n```\n\n# Query: x\n```")
+    text = render_urial(UrialPrompt(rules="R", demonstrations=(demo, demo)))
+    assert parse_urial(text).demonstrations == (
+        Demonstration.single(demo.query, demo.answer, source="<string>:3"),
+        Demonstration.single(demo.query, demo.answer, source="<string>:17"),
+    )
+
+
+@pytest.mark.parametrize(
     "generated",
     [
         "It is 4.",  # stopped by BLOCK_STOP (the stop string itself is not part of the text)
