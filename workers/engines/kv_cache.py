@@ -1,0 +1,103 @@
+"""Key/value caches along a prefix tree: the shared prefix (kept between calls), one copy per branch, one per batch.
+
+transformers 5.x facts this relies on: ``DynamicCache.crop(n)`` removes ``-n`` tokens (``n <= 0``);
+``batch_repeat_interleave`` and ``batch_select_indices`` change a cache in place, so the branch cache is
+copied (``copy.deepcopy``) before a batch is built from it.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Sequence
+
+import torch
+from transformers import DynamicCache, PreTrainedModel
+from transformers.cache_utils import DynamicLayer
+
+from workers.errors import EngineError
+
+logger = logging.getLogger(__name__)
+
+
+def require_full_attention(model: PreTrainedModel) -> None:
+    """Raise ``EngineError`` unless every layer keeps a plain, full-attention ``DynamicLayer`` cache.
+
+    Leaf batches put padding between the cached context and each leaf; that is exact only when every layer
+    attends to every earlier unmasked token (no sliding window, no linear or recurrent state).
+    """
+    layers = DynamicCache(config=model.config).layers
+    odd = sorted({type(layer).__name__ for layer in layers if type(layer) is not DynamicLayer})
+    if not layers or odd:
+        raise EngineError(
+            f"{model.config.model_type!r} models use cache layers {odd or '(none)'}; the transformers engine reuses "
+            "prefix caches only for full-attention layers (DynamicLayer). Use the vLLM engine for this model."
+        )
+
+
+def extend_cache(model: PreTrainedModel, cache: DynamicCache, token_ids: Sequence[int]) -> None:
+    """Run one sequence ``token_ids`` on top of ``cache`` (batch of one), appending its keys and values."""
+    if not token_ids:
+        return
+    start = cache.get_seq_length()
+    input_ids = torch.tensor([list(token_ids)], dtype=torch.long, device=model.device)
+    positions = torch.arange(start, start + len(token_ids), device=model.device).unsqueeze(0)
+    model(input_ids=input_ids, position_ids=positions, past_key_values=cache, use_cache=True, logits_to_keep=1)
+
+
+def repeat_for_batch(cache: DynamicCache, rows: int) -> DynamicCache:
+    """A new cache holding ``rows`` copies of a batch-of-one ``cache``; ``cache`` itself is left unchanged."""
+    batch = copy.deepcopy(cache)
+    batch.batch_repeat_interleave(rows)
+    return batch
+
+
+def common_prefix_length(a: Sequence[int], b: Sequence[int]) -> int:
+    length = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        length += 1
+    return length
+
+
+class SharedPrefix:
+    """The cache of the last shared prefix, kept between calls.
+
+    ``ensure(prefix_ids)`` reuses the longest common prefix with the cached one and computes only the rest;
+    ``fork(branch_ids)`` returns a new cache of prefix + branch and leaves the prefix cache untouched.
+    """
+
+    def __init__(self, model: PreTrainedModel) -> None:
+        self._model = model
+        self._ids: tuple[int, ...] = ()
+        self._cache: DynamicCache | None = None
+
+    @property
+    def token_ids(self) -> tuple[int, ...]:
+        return self._ids
+
+    def ensure(self, prefix_ids: tuple[int, ...]) -> int:
+        """Make the cache hold exactly ``prefix_ids``; return how many of its tokens were reused, not computed."""
+        cached_ids, cache = self._ids, self._cache
+        self.clear()  # a failure below must not leave a cache that disagrees with its ids
+        reused = common_prefix_length(cached_ids, prefix_ids)
+        if cache is None or reused == 0:
+            cache, reused = DynamicCache(config=self._model.config), 0
+        elif reused < len(cached_ids):
+            cache.crop(reused - len(cached_ids))
+        extend_cache(self._model, cache, prefix_ids[reused:])
+        self._ids, self._cache = tuple(prefix_ids), cache
+        logger.debug("shared prefix of %d tokens ready (%d reused)", len(prefix_ids), reused)
+        return reused
+
+    def fork(self, branch_ids: tuple[int, ...]) -> DynamicCache:
+        """A new cache of prefix + ``branch_ids`` (the prefix cache is copied, never changed)."""
+        if self._cache is None:
+            raise EngineError("SharedPrefix.fork called before ensure(prefix_ids)")
+        branch = copy.deepcopy(self._cache)
+        extend_cache(self._model, branch, branch_ids)
+        return branch
+
+    def clear(self) -> None:
+        self._ids, self._cache = (), None
