@@ -64,7 +64,9 @@ def is_sqlite(url: URL) -> bool:
 
 
 def sqlite_file(url: URL) -> Path | None:
-    """The file of a SQLite URL, or ``None`` for an in-memory database."""
+    """The file of a SQLite URL; ``None`` for an in-memory SQLite database or another backend."""
+    if not is_sqlite(url):
+        return None
     database = url.database or ""
     if database in ("", ":memory:") or database.startswith("file:"):
         return None

@@ -11,6 +11,7 @@ schema in an empty database and refuses any other database that is not at the ne
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -123,7 +124,7 @@ def inspect_database(url: str | URL, *, migrations_dir: Path = BUNDLED_MIGRATION
         with engine.connect() as connection:
             return read_state(connection, display_url(parsed), migrations_dir)
     except OperationalError as exc:
-        if getattr(exc.orig, "sqlstate", None) == _POSTGRES_MISSING_DATABASE:
+        if _is_missing_postgres_database(exc):
             return DatabaseInfo(display_url(parsed), SchemaState.MISSING, None, head)
         raise connection_error(parsed, exc) from exc
     except SQLAlchemyError as exc:
@@ -243,6 +244,14 @@ def connection_error(url: URL, exc: SQLAlchemyError) -> StoreError:
     """The error to raise when the database on ``url`` cannot be reached."""
     reason = str(getattr(exc, "orig", None) or exc).strip()
     return StoreError(f"cannot use database {display_url(url)}: {reason}")
+
+
+def _is_missing_postgres_database(exc: OperationalError) -> bool:
+    """Whether connecting failed because the PostgreSQL database does not exist (psycopg reports a failed
+    connection without a SQLSTATE, so the server's message is read too)."""
+    if getattr(exc.orig, "sqlstate", None) == _POSTGRES_MISSING_DATABASE:
+        return True
+    return re.search(r'FATAL:\s+database ".*" does not exist', str(exc.orig)) is not None
 
 
 def _is_known(script: ScriptDirectory, revision: str) -> bool:

@@ -9,6 +9,7 @@ insert-on-conflict-do-nothing, candidates are upserted.
 from __future__ import annotations
 
 import difflib
+import json
 import logging
 import os
 import socket
@@ -146,9 +147,9 @@ class Store:
             self._insert(_searches)
             .values(
                 name=name,
-                config=dict(config),
+                config=_json(config, f"the config of search {name!r}"),
                 fingerprint=fingerprint,
-                fingerprint_parts=dict(fingerprint_parts),
+                fingerprint_parts=_json(fingerprint_parts, f"the fingerprint parts of search {name!r}"),
                 status=SearchStatus.CREATED.value,
             )
             .on_conflict_do_nothing(index_elements=[_searches.c.name])
@@ -249,7 +250,12 @@ class Store:
         with self._transactions.scope(what, write=True) as session:
             search_id = self._search_id(session, name)
             rows = [
-                {"search_id": search_id, "item_id": item.item_id, "position": item.position, "payload": dict(item.payload)}
+                {
+                    "search_id": search_id,
+                    "item_id": item.item_id,
+                    "position": item.position,
+                    "payload": _json(item.payload, f"the payload of item {item.item_id}"),
+                }
                 for item in items
             ]
             if not rows:
@@ -521,6 +527,15 @@ def _check_lease_args(owner: str, ttl_s: float) -> None:
         raise StoreError(f"a lease's ttl_s must be > 0 seconds, got {ttl_s}")
 
 
+def _json(value: Mapping[str, Any], what: str) -> dict[str, Any]:
+    """``value`` as a dict, after checking that it is JSON (finite numbers, string keys) as both backends need."""
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise StoreError(f"{what} is not storable as JSON: {exc}") from exc
+    return dict(value)
+
+
 def _utc(moment: datetime) -> datetime:
     """``moment`` as an aware UTC datetime (SQLite returns naive datetimes, which are UTC by construction)."""
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
@@ -547,7 +562,9 @@ def _evaluation_row(search_id: int, evaluation: Evaluation) -> dict[str, Any]:
         "prompt_id": evaluation.prompt_id,
         "score": evaluation.score,
         "output": evaluation.output,
-        "detail": None if evaluation.detail is None else dict(evaluation.detail),
+        "detail": None
+        if evaluation.detail is None
+        else _json(evaluation.detail, f"the detail of evaluation ({evaluation.set_key}, {evaluation.prompt_id})"),
         "prompt_tokens": evaluation.prompt_tokens,
         "computed_tokens": evaluation.computed_tokens,
         "cached_tokens": evaluation.cached_tokens,

@@ -19,6 +19,11 @@ from db.schema import VERSION_TABLE
 config = context.config
 
 
+def _is_ours(name: str | None, type_: str, parent_names: object) -> bool:
+    """Autogenerate compares only the store's tables: others sharing the database (Optuna's) are left alone."""
+    return type_ != "table" or name in Base.metadata.tables
+
+
 def _configure(connection: Connection | None = None, url: str | None = None) -> None:
     dialect = connection.dialect.name if connection is not None else (url or "").split(":", 1)[0]
     context.configure(
@@ -26,6 +31,7 @@ def _configure(connection: Connection | None = None, url: str | None = None) -> 
         url=url,
         target_metadata=Base.metadata,
         version_table=VERSION_TABLE,
+        include_name=_is_ours,
         render_as_batch=dialect.startswith("sqlite"),
         literal_binds=connection is None,
     )

@@ -1,0 +1,49 @@
+"""A driver-like process for the concurrency tests (run as a script, not collected by pytest).
+
+Usage: ``python store_writer.py URL WORKER UNITS PROMPTS READY_FILE GO_FILE``. It signals that it has started by
+creating READY_FILE, waits for GO_FILE (so every writer starts at once), then opens the store (creating the schema
+if the database is new), creates or finds the search "shared", adds the held-out prompts, and records every unit
+(one candidate set x all prompts) plus its candidate. Worker 0 goes forwards, the others backwards, so the writers
+overlap on every unit. It prints ``{"new": N}``: how many evaluations it stored that were not stored before.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from db import Candidate, CandidateStatus, Evaluation, SearchExistsError, Store, StoredItem
+
+
+def main(url: str, worker: int, units: int, prompts: int, ready: Path, go: Path) -> int:
+    ready.touch()
+    deadline = time.monotonic() + 60
+    while not go.exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{go} never appeared")
+        time.sleep(0.01)
+    new = 0
+    with Store.open(url) as store:
+        try:
+            store.create_search("shared", config={"units": units}, fingerprint="f", fingerprint_parts={})
+        except SearchExistsError:
+            pass
+        store.add_heldout_prompts("shared", [StoredItem(f"prompt-{p}", p, {"text": f"q{p}"}) for p in range(prompts)])
+        order = range(units) if worker == 0 else reversed(range(units))
+        for unit in order:
+            set_key = f"set-{unit}"
+            batch = [
+                Evaluation(set_key, f"prompt-{p}", float(unit + p), output=f"worker {worker}") for p in range(prompts)
+            ]
+            new += store.record_evaluations("shared", batch)
+            candidate = Candidate(0, set_key, (f"demo-{unit}",), None, CandidateStatus.SCORED, score=float(unit))
+            store.record_candidate("shared", candidate)
+    print(json.dumps({"new": new}))
+    return 0
+
+
+if __name__ == "__main__":
+    url, worker, units, prompts, ready, go = sys.argv[1:]
+    sys.exit(main(url, int(worker), int(units), int(prompts), Path(ready), Path(go)))
