@@ -1,0 +1,349 @@
+"""The dispatcher on real Ray actors running the real transformers engine on a random tiny Llama.
+
+Ray starts once for the module (``ray_local``, ~10 s). Starting actors costs ~10 s (the engine load), so
+the tests that keep their actors healthy share one pool (``pool``); the others start their own.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+
+ray = pytest.importorskip("ray")
+
+from workers.actor import ActorOptions, explain_unplaceable  # noqa: E402
+from workers.decoding import DecodingParams  # noqa: E402
+from workers.dispatch import Dispatcher, NoLiveActorsError, PlacementError  # noqa: E402
+from workers.engine import Engine  # noqa: E402
+from workers.engines import create_engine  # noqa: E402
+from workers.errors import WorkerError  # noqa: E402
+from workers.spec import EngineSpec  # noqa: E402
+from workers.tree import Branch, GenerateResult, Leaf, PrefixTree, ScoreResult  # noqa: E402
+from workers.units import UnitResult, WorkUnit  # noqa: E402
+
+# Actors ask for half a CPU each, so two actors and a restarted one fit on the 2-CPU local cluster.
+HALF_CPU = ActorOptions(num_cpus=0.5)
+PREFIX = 120
+
+
+@pytest.fixture(scope="module")
+def ray_local() -> Iterator[None]:
+    """A local Ray instance with 2 CPUs and no dashboard (reused if the session already started one)."""
+    if ray.is_initialized():
+        yield
+        return
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def spec(random_model_dir: Path) -> EngineSpec:
+    return EngineSpec(kind="transformers", model=str(random_model_dir), batch_size=4)
+
+
+@pytest.fixture(scope="module")
+def local_engine(spec: EngineSpec) -> Iterator[Engine]:
+    """The same engine, in the test process: what the actors must reproduce."""
+    engine = create_engine(spec)
+    yield engine
+    engine.close()
+
+
+@pytest.fixture(scope="module")
+def pool(ray_local, spec: EngineSpec) -> Iterator[Dispatcher]:
+    """Two healthy actors shared by the tests that neither kill nor close them."""
+    with Dispatcher(spec, 2, actor_options=HALF_CPU) as dispatcher:
+        yield dispatcher
+
+
+def make_units(
+    count: int,
+    *,
+    leaves: int,
+    prompt: int = 12,
+    target: int = 16,
+    seed: int = 0,
+    prefix_ids: tuple[int, ...] | None = None,
+    id_prefix: str = "u",
+) -> list[WorkUnit]:
+    """``count`` score units (one candidate branch each) sharing one prefix and the same leaves."""
+    rng = random.Random(seed)
+
+    def ids(n: int) -> tuple[int, ...]:
+        return tuple(rng.randrange(3, 259) for _ in range(n))
+
+    shared = prefix_ids or ((1,) + ids(PREFIX - 1))
+    leaf_set = tuple(Leaf(f"q{i}", ids(prompt + i % 3), ids(target - i % 4)) for i in range(leaves))
+    return [
+        WorkUnit(f"{id_prefix}{i}", "score", PrefixTree(shared, (Branch(f"c{i}", ids(20 + i)),), leaf_set))
+        for i in range(count)
+    ]
+
+
+def run_locally(engine: Engine, unit: WorkUnit) -> ScoreResult | GenerateResult:
+    if unit.kind == "score":
+        return engine.score(unit.tree)
+    return engine.generate(unit.tree, unit.params)
+
+
+def assert_same_output(got: ScoreResult | GenerateResult, want: ScoreResult | GenerateResult) -> None:
+    """Same log-probabilities (fp32, up to thread-count rounding) or the same generated tokens."""
+    if isinstance(want, ScoreResult):
+        assert isinstance(got, ScoreResult)
+        assert [(s.branch_id, s.leaf_id) for s in got.scores] == [(s.branch_id, s.leaf_id) for s in want.scores]
+        for g, w in zip(got.scores, want.scores, strict=True):
+            assert g.count == w.count
+            assert max(abs(a - b) for a, b in zip(g.token_logprobs, w.token_logprobs, strict=True)) <= 1e-5
+    else:
+        assert isinstance(got, GenerateResult)
+        assert [(g.leaf_id, g.token_ids, g.text, g.finish_reason) for g in got.generations] == [
+            (g.leaf_id, g.token_ids, g.text, g.finish_reason) for g in want.generations
+        ]
+
+
+def assert_each_once(results: Sequence[UnitResult], units: Sequence[WorkUnit]) -> None:
+    counts = Counter(r.unit_id for r in results)
+    assert counts == Counter(u.unit_id for u in units), f"yielded {counts}"
+
+
+def kill_after(delay_s: float, pid: int) -> threading.Timer:
+    timer = threading.Timer(delay_s, os.kill, args=(pid, signal.SIGKILL))
+    timer.start()
+    return timer
+
+
+def wait_until_gone(pid: int, timeout_s: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+class FailingEngine(Engine):
+    """Test-only: the real engine, except that units with a branch id in ``fail_on`` raise every time."""
+
+    def __init__(self, inner: Engine, fail_on: frozenset[str]) -> None:
+        self._inner, self._fail_on = inner, fail_on
+
+    @property
+    def max_context(self) -> int:
+        return self._inner.max_context
+
+    def _check(self, tree: PrefixTree) -> None:
+        for branch in tree.branches:
+            if branch.branch_id in self._fail_on:
+                raise RuntimeError(f"injected failure for branch {branch.branch_id}")
+
+    def score(self, tree: PrefixTree) -> ScoreResult:
+        self._check(tree)
+        return self._inner.score(tree)
+
+    def generate(self, tree: PrefixTree, params: DecodingParams) -> GenerateResult:
+        self._check(tree)
+        return self._inner.generate(tree, params)
+
+    def warm(self, prefix_ids: tuple[int, ...]) -> None:
+        self._inner.warm(prefix_ids)
+
+
+def failing_on_c1(spec: EngineSpec) -> Engine:
+    return FailingEngine(create_engine(spec), frozenset({"c1"}))
+
+
+# Ray workers cannot import this test module by name, so its test-only engine travels by value.
+ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+
+# -- the queue on healthy actors ------------------------------------------------------------------
+
+
+def test_every_unit_once_with_the_in_process_results_and_the_prefix_warmed_once_per_actor(pool, local_engine):
+    big = make_units(1, leaves=400, id_prefix="big")  # ~1 s, while a small unit takes ~20 ms
+    small = make_units(6, leaves=4, seed=1, prefix_ids=big[0].tree.prefix_ids)
+    greedy = DecodingParams(max_tokens=8)
+    generate = [WorkUnit(f"gen-{u.unit_id}", "generate", u.tree, greedy) for u in small[:2]]
+    units = big + small + generate
+    before, counters_before = pool.stats, pool.actor_counters()
+
+    results = list(pool.run(units))
+    stats = pool.stats - before
+    counters = pool.actor_counters()
+
+    assert_each_once(results, units)
+    assert all(r.ok and r.attempts == 1 for r in results)
+    by_id = {r.unit_id: r for r in results}
+    for unit in units:
+        assert_same_output(by_id[unit.unit_id].result, run_locally(local_engine, unit))
+
+    # Dynamic queue, results as they finish: engine-0 took the big unit first; meanwhile engine-1 ran all
+    # the small ones, and the big result came last.
+    assert results[-1].unit_id == "big0" and results[-1].actor == "engine-0"
+    assert {r.actor for r in results[:-1]} == {"engine-1"}
+
+    # The new prefix was warmed once per actor, and every unit's first request read it from cache.
+    warms = {name: c.warm_calls - counters_before[name].warm_calls for name, c in counters.items()}
+    assert warms == {"engine-0": 1, "engine-1": 1} and stats.prefix_warms == 2
+    assert sum(c.units_run - counters_before[name].units_run for name, c in counters.items()) == len(units)
+    for r in results:
+        first = r.result.scores[0] if isinstance(r.result, ScoreResult) else r.result.generations[0]
+        assert first.tokens.cached_tokens == PREFIX
+    assert stats.units_done == len(units) and stats.units_failed == stats.retries == stats.actor_deaths == 0
+    assert stats.computed_tokens == sum(r.result.stats.computed_tokens for r in results)
+    assert stats.cached_tokens == sum(r.result.stats.cached_tokens for r in results)
+
+
+def test_closing_the_iterator_early_cancels_the_queued_units_and_the_pool_stays_usable(pool, local_engine):
+    units = make_units(8, leaves=40, seed=5)
+    done_before = pool.stats.units_done
+    ran_before = sum(c.units_run for c in pool.actor_counters().values())
+
+    iterator = pool.run(units)
+    first = next(iterator)
+    iterator.close()  # the driver stops here (e.g. Ctrl-C)
+    # One unit was yielded and at most one other had started; the queued ones never run.
+    ran = sum(c.units_run for c in pool.actor_counters().values()) - ran_before
+    time.sleep(0.5)
+    assert sum(c.units_run for c in pool.actor_counters().values()) - ran_before == ran <= 2
+
+    again = make_units(2, leaves=3, seed=6, id_prefix="again")
+    results = list(pool.run(again))
+    assert_each_once(results, again)  # nothing of the abandoned run leaks into this one
+    for r, unit in zip(sorted(results, key=lambda r: r.unit_id), again, strict=True):
+        assert_same_output(r.result, run_locally(local_engine, unit))
+    assert first.ok and pool.stats.units_done - done_before == 3
+
+
+# -- failing units and shutdown ---------------------------------------------------------------------
+
+
+def test_a_unit_that_keeps_failing_comes_back_failed_and_close_kills_every_actor(ray_local, spec):
+    units = make_units(4, leaves=3, seed=4)
+    long_branch = (Branch("long", (5,) * 500),)
+    too_long = WorkUnit("too-long", "score", PrefixTree(units[0].tree.prefix_ids, long_branch, units[0].tree.leaves))
+    units.append(too_long)
+
+    with Dispatcher(spec, 1, actor_options=HALF_CPU, max_attempts=2, engine_factory=failing_on_c1) as dispatcher:
+        results = list(dispatcher.run(units))
+        stats = dispatcher.stats
+        handles = dispatcher.actors
+        pids = {name: ray.get(handle.pid.remote()) for name, handle in handles.items()}
+
+    assert_each_once(results, units)
+    by_id = {r.unit_id: r for r in results}
+    assert not by_id["u1"].ok and by_id["u1"].attempts == 2
+    assert by_id["u1"].error == "RuntimeError: injected failure for branch c1"
+    # A request that does not fit the context fails at once: retrying cannot help.
+    assert not by_id["too-long"].ok and by_id["too-long"].attempts == 1
+    assert by_id["too-long"].error.startswith("ContextLengthError: ") and "max_context=512" in by_id["too-long"].error
+    assert all(by_id[i].ok and by_id[i].attempts == 1 for i in ("u0", "u2", "u3"))
+    assert stats.units_failed == 2 and stats.units_done == 3 and stats.retries == 1 and stats.actor_deaths == 0
+
+    # Leaving the ``with`` block closed the dispatcher: its actors and their processes are gone.
+    assert dispatcher.actors == {}
+    for name, handle in handles.items():
+        with pytest.raises(ray.exceptions.RayActorError):
+            ray.get(handle.pid.remote(), timeout=30)
+        assert wait_until_gone(pids[name]), f"{name} (pid {pids[name]}) still runs after close()"
+    with pytest.raises(WorkerError, match="closed"):
+        dispatcher.run(units)
+
+
+# -- actor deaths -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("num_actors", "max_task_retries"),
+    [(2, 0), (1, 1)],
+    ids=["dispatcher-requeues-on-a-live-actor", "ray-reruns-on-the-restarted-actor"],
+)
+def test_an_actor_killed_mid_unit_costs_nothing_and_is_reported(
+    ray_local, spec, local_engine, num_actors, max_task_retries
+):
+    units = make_units(4, leaves=120, target=200, seed=2)  # ~1 s each
+    options = ActorOptions(num_cpus=0.5, max_restarts=1, max_task_retries=max_task_retries)
+
+    with Dispatcher(spec, num_actors, actor_options=options) as dispatcher:
+        old_pid = ray.get(dispatcher.actors["engine-0"].pid.remote())
+        iterator = dispatcher.run(units)
+        results = [next(iterator)]  # the engines are loaded and warm, and units are still queued
+        killer = kill_after(0.3, old_pid)  # mid-unit: engine-0 gets or keeps a unit, which takes longer
+        results += list(iterator)
+        killer.join()
+        stats = dispatcher.stats
+        new_pid = dispatcher.actor_counters()["engine-0"].pid
+
+    assert_each_once(results, units)
+    assert all(r.ok for r in results)
+    retried = [r for r in results if r.attempts == 2]
+    assert len(retried) == 1 and all(r.attempts == 1 for r in results if r not in retried)
+    assert stats.actor_deaths == 1 and stats.retries == 1 and stats.actors_lost == 0
+    assert new_pid != old_pid and wait_until_gone(old_pid)
+    unit = next(u for u in units if u.unit_id == retried[0].unit_id)
+    assert_same_output(retried[0].result, run_locally(local_engine, unit))
+
+
+def test_when_every_actor_is_dead_for_good_the_unfinished_units_are_named(ray_local, spec):
+    units = make_units(4, leaves=120, target=200, seed=3)
+    options = ActorOptions(num_cpus=0.5, max_restarts=0)
+
+    with Dispatcher(spec, 1, actor_options=options) as dispatcher:
+        pid = ray.get(dispatcher.actors["engine-0"].pid.remote())
+        iterator = dispatcher.run(units)
+        results = [next(iterator)]
+        killer = kill_after(0.3, pid)  # while it runs u1
+        with pytest.raises(NoLiveActorsError) as caught:
+            results += list(iterator)
+        killer.join()
+        stats = dispatcher.stats
+
+    assert [r.unit_id for r in results] == ["u0"] and results[0].ok
+    for unit_id in ("u1", "u2", "u3"):
+        assert unit_id in str(caught.value)
+    assert stats.actor_deaths == 1 and stats.actors_lost == 1 and dispatcher.actors == {}
+
+
+# -- placement --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        (ActorOptions(num_cpus=0.5, num_gpus=1), "no alive node has any 'GPU' (asked 1)"),
+        (ActorOptions(num_cpus=0.5, resources={"tpu_slot": 2}), "no alive node has any 'tpu_slot' (asked 2)"),
+        (ActorOptions(num_cpus=4), "'CPU': asked 4, the largest node has 2"),
+    ],
+    ids=["gpu", "custom-resource", "too-many-cpus"],
+)
+def test_an_actor_that_cannot_be_placed_fails_within_the_timeout_naming_the_resource(
+    ray_local, spec, options, named
+):
+    started = time.monotonic()
+    with pytest.raises(PlacementError) as caught:
+        Dispatcher(spec, 2, actor_options=options, placement_timeout_s=1.0)
+    assert time.monotonic() - started < 10.0
+    message = str(caught.value)
+    assert "2 of 2 engine actor(s) could not be placed within 1 s" in message and named in message
+
+
+def test_explain_unplaceable_sees_resources_in_use_and_dead_nodes():
+    nodes = [
+        {"Alive": True, "Resources": {"CPU": 8.0, "GPU": 1.0}},
+        {"Alive": False, "Resources": {"CPU": 8.0, "GPU": 4.0}},
+    ]
+    assert explain_unplaceable({"CPU": 1.0, "GPU": 1.0}, nodes).endswith("in use by other actors or tasks")
+    assert explain_unplaceable({"GPU": 2.0}, nodes) == "'GPU': asked 2, the largest node has 1"
+    assert explain_unplaceable({"GPU": 1.0}, nodes[1:]) == "the cluster has no alive node"

@@ -1,0 +1,492 @@
+"""Spread work units over N engine actors with a dynamic queue, yielding results as they finish.
+
+Ray must already be initialised by the caller (``ray.init(...)`` or a cluster address).
+
+Guarantees of ``Dispatcher.run``:
+* every unit is yielded exactly once, as a ``UnitResult`` (ok, or failed with its error), in order of
+  completion, so the caller can persist each at once;
+* each actor holds one unit at a time; an idle actor takes the next queued unit, preferring one whose
+  shared prefix it has already warmed; a prefix is warmed once per actor (again after a restart);
+* a unit whose actor died (or became unreachable) is re-queued on the first free live actor, and the
+  death is counted and logged; an engine error is retried until the unit has had ``max_attempts``
+  attempts (a ``ContextLengthError`` is not retried), then the unit is yielded as failed;
+* if every actor is gone for good, ``NoLiveActorsError`` is raised after everything that finished
+  was yielded; the units not yielded are named in the message.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Any, Literal
+
+from workers.actor import ActorCounters, ActorOptions, EngineFactory, RunReply, explain_unplaceable
+from workers.errors import ContextLengthError, EngineError, WorkerError
+from workers.spec import EngineSpec
+from workers.units import UnitResult, WorkUnit
+
+logger = logging.getLogger(__name__)
+
+
+class PlacementError(WorkerError):
+    """Engine actors could not be placed on the cluster within the placement timeout."""
+
+
+class NoLiveActorsError(WorkerError):
+    """Every engine actor of a dispatcher died for good while units were still queued."""
+
+
+@dataclass(frozen=True)
+class DispatchStats:
+    """Totals over a dispatcher's lifetime (take two snapshots and subtract for one ``run``).
+
+    ``retries`` counts re-dispatches after a failed attempt; ``actor_deaths`` counts attempts lost
+    because their actor died or became unreachable (including restarts Ray handled by itself);
+    ``actors_lost`` counts actors removed from the pool for good. Token totals sum the engines' call
+    stats of successful units (warming is not included).
+    """
+
+    units_done: int = 0
+    units_failed: int = 0
+    retries: int = 0
+    actor_deaths: int = 0
+    actors_lost: int = 0
+    prefix_warms: int = 0
+    prompt_tokens: int = 0
+    computed_tokens: int = 0
+    cached_tokens: int = 0
+
+    def __sub__(self, other: DispatchStats) -> DispatchStats:
+        return DispatchStats(**{f.name: getattr(self, f.name) - getattr(other, f.name) for f in fields(self)})
+
+
+SlotState = Literal["idle", "busy", "probing", "waiting", "gone"]
+
+
+@dataclass
+class _Slot:
+    """The dispatcher's view of one actor (mutable bookkeeping, private)."""
+
+    name: str
+    handle: Any
+    incarnation: str = ""
+    state: SlotState = "idle"
+    warmed_prefix: tuple[int, ...] | None = None
+    probe_after: float = 0.0
+
+
+@dataclass(frozen=True)
+class _RunCall:
+    unit: WorkUnit
+    slot: _Slot
+    warm_ref: Any | None  # the warm call submitted just before this unit, if any
+
+
+@dataclass(frozen=True)
+class _Probe:
+    slot: _Slot
+
+
+class Dispatcher:
+    """A pool of ``num_actors`` engine actors built from ``spec``; ``run`` spreads units over it.
+
+    The constructor starts the actors and waits up to ``placement_timeout_s`` for Ray to place them
+    (``PlacementError`` names the resources no node offers), then up to ``load_timeout_s`` (``None``:
+    no limit) for their engines to load (``EngineError`` names the actor and the cause). ``close()``,
+    or leaving the ``with`` block, shuts the engines down and kills the actors.
+    ``engine_factory`` replaces ``create_engine`` inside the actors (it must be picklable).
+    """
+
+    def __init__(
+        self,
+        spec: EngineSpec,
+        num_actors: int,
+        *,
+        actor_options: ActorOptions | None = None,
+        max_attempts: int = 3,
+        placement_timeout_s: float = 60.0,
+        load_timeout_s: float | None = None,
+        probe_interval_s: float = 1.0,
+        close_timeout_s: float = 10.0,
+        engine_factory: EngineFactory | None = None,
+    ) -> None:
+        import ray
+
+        if num_actors < 1:
+            raise ValueError(f"num_actors must be >= 1, got {num_actors}")
+        if max_attempts < 1:
+            raise ValueError(f"max_attempts must be >= 1, got {max_attempts}")
+        if not placement_timeout_s > 0:
+            raise ValueError(f"placement_timeout_s must be > 0, got {placement_timeout_s}")
+        if not ray.is_initialized():
+            raise WorkerError(
+                "Ray is not initialised: call ray.init(...) (or ray.init(address=...)) before creating a Dispatcher"
+            )
+        self._spec = spec
+        self._options = actor_options or ActorOptions()
+        self._max_attempts = max_attempts
+        self._probe_interval_s = probe_interval_s
+        self._close_timeout_s = close_timeout_s
+        self._stats = DispatchStats()
+        self._running = False
+        self._closed = False
+        remote_class = self._options.remote_class()
+        self._slots = [
+            _Slot(name=f"engine-{i}", handle=remote_class.remote(spec, engine_factory)) for i in range(num_actors)
+        ]
+        try:
+            self._await_placement(placement_timeout_s)
+            self._await_engines(load_timeout_s)
+        except BaseException:
+            self._kill_all()
+            raise
+
+    # -- public -----------------------------------------------------------------------------------
+
+    @property
+    def stats(self) -> DispatchStats:
+        return self._stats
+
+    @property
+    def actors(self) -> dict[str, Any]:
+        """Ray handles of the actors still in the pool, by name."""
+        return {slot.name: slot.handle for slot in self._slots if slot.state != "gone"}
+
+    def actor_counters(self) -> dict[str, ActorCounters]:
+        """Each live actor's own counters (waits for the unit an actor may be running)."""
+        import ray
+
+        live = [slot for slot in self._slots if slot.state != "gone"]
+        return dict(zip([s.name for s in live], ray.get([s.handle.counters.remote() for s in live]), strict=True))
+
+    def run(self, units: Iterable[WorkUnit]) -> Iterator[UnitResult]:
+        """Yield one ``UnitResult`` per unit, in order of completion (see the module docstring).
+
+        Closing the iterator early cancels the units still queued on actors; a unit an actor has
+        already started runs to its end and its result is discarded. ``close()`` kills the actors.
+        """
+        if self._closed:
+            raise WorkerError("this Dispatcher is closed; create a new one")
+        if self._running:
+            raise WorkerError("Dispatcher.run is already in progress; finish or close that iterator first")
+        todo = list(units)
+        seen: set[str] = set()
+        duplicates = sorted({u.unit_id for u in todo if u.unit_id in seen or seen.add(u.unit_id)})
+        if duplicates:
+            raise ValueError(f"unit ids must be unique within one run, got duplicates {duplicates}")
+        return self._drive(todo)
+
+    def close(self) -> None:
+        """Close every engine (waiting up to ``close_timeout_s``) and kill every actor."""
+        import ray
+
+        if self._closed:
+            return
+        self._closed = True
+        live = [slot for slot in self._slots if slot.state != "gone"]
+        refs = [slot.handle.shutdown.remote() for slot in live]
+        if refs:
+            ray.wait(refs, num_returns=len(refs), timeout=self._close_timeout_s)
+        self._kill_all()
+        logger.info("dispatcher closed: %d engine actor(s) killed; %s", len(live), self._stats)
+
+    def __enter__(self) -> Dispatcher:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- start-up ---------------------------------------------------------------------------------
+
+    def _await_placement(self, timeout_s: float) -> None:
+        import ray
+
+        refs = {slot.handle.ready.remote(): slot for slot in self._slots}
+        done, not_done = ray.wait(list(refs), num_returns=len(refs), timeout=timeout_s)
+        if not_done:
+            demand = self._options.demand()
+            totals = ray.cluster_resources()
+            available = ray.available_resources()
+            raise PlacementError(
+                f"{len(not_done)} of {len(refs)} engine actor(s) could not be placed within {timeout_s:g} s. "
+                f"Each asks for {_fmt(demand)}: {explain_unplaceable(demand, ray.nodes())}. "
+                f"Cluster total of those: {_fmt({k: totals.get(k, 0.0) for k in demand})}; "
+                f"available now: {_fmt({k: available.get(k, 0.0) for k in demand})}. "
+                "Lower the number of actors or the per-actor resources (ActorOptions), or add nodes that offer them."
+            )
+        for ref in done:
+            slot = refs[ref]
+            slot.incarnation = self._get_or_raise(ref, slot, "start")
+        logger.info("%d engine actor(s) placed, each with %s", len(refs), _fmt(self._options.demand()))
+
+    def _await_engines(self, timeout_s: float | None) -> None:
+        import ray
+
+        started = time.monotonic()
+        refs = {slot.handle.load.remote(): slot for slot in self._slots}
+        done, not_done = ray.wait(list(refs), num_returns=len(refs), timeout=timeout_s)
+        for ref in done:
+            slot = refs[ref]
+            slot.incarnation = self._get_or_raise(ref, slot, "build its engine")
+        if not_done:
+            names = sorted(refs[ref].name for ref in not_done)
+            raise EngineError(
+                f"engine actor(s) {names} did not build the {self._spec.kind} engine for {self._spec.model!r} "
+                f"within {timeout_s:g} s (load_timeout_s); raise it for large models"
+            )
+        logger.info(
+            "%d %s engine(s) for %s loaded in %.1f s",
+            len(refs),
+            self._spec.kind,
+            self._spec.model,
+            time.monotonic() - started,
+        )
+
+    def _get_or_raise(self, ref: Any, slot: _Slot, what: str) -> str:
+        import ray
+        from ray.exceptions import RayError
+
+        try:
+            return ray.get(ref)
+        except RayError as err:
+            raise EngineError(
+                f"engine actor {slot.name} failed to {what} ({self._spec.kind} engine, model {self._spec.model!r}): "
+                f"{_describe(err)}"
+            ) from err
+
+    # -- the queue --------------------------------------------------------------------------------
+
+    def _drive(self, todo: list[WorkUnit]) -> Iterator[UnitResult]:
+        import ray
+
+        self._running = True
+        pending: deque[WorkUnit] = deque(todo)
+        attempts = {unit.unit_id: 0 for unit in todo}
+        unfinished = set(attempts)
+        inflight: dict[Any, _RunCall | _Probe] = {}
+        before = self._stats
+        started = time.monotonic()
+        logger.info("dispatching %d unit(s) over %d actor(s)", len(todo), len(self.actors))
+        try:
+            while unfinished:
+                self._assign(pending, attempts, inflight)
+                if not inflight:
+                    if not self._wait_for_probe_time():
+                        raise NoLiveActorsError(
+                            f"every engine actor died for good ({self._stats.actors_lost} lost) with "
+                            f"{len(unfinished)} unit(s) not done: {sorted(unfinished)}; "
+                            "check the actor logs and the cluster, then run the missing units again"
+                        )
+                    continue
+                ready, _ = ray.wait(list(inflight), num_returns=1, timeout=self._next_probe_in())
+                for ref in ready:
+                    call = inflight.pop(ref)
+                    if isinstance(call, _Probe):
+                        self._finish_probe(ref, call.slot)
+                        continue
+                    outcome = self._finish_run(ref, call, attempts[call.unit.unit_id])
+                    if outcome is None:
+                        pending.appendleft(call.unit)
+                    else:
+                        unfinished.discard(outcome.unit_id)
+                        yield outcome
+        finally:
+            self._running = False
+            self._abandon(inflight)
+            delta = self._stats - before
+            logger.info(
+                "run ended after %.1f s: %d ok, %d failed, %d retried, %d actor death(s); tokens computed %d, "
+                "cached %d%s",
+                time.monotonic() - started,
+                delta.units_done,
+                delta.units_failed,
+                delta.retries,
+                delta.actor_deaths,
+                delta.computed_tokens,
+                delta.cached_tokens,
+                f"; stopped early with {len(unfinished)} unit(s) not done" if unfinished else "",
+            )
+
+    def _assign(self, pending: deque[WorkUnit], attempts: dict[str, int], inflight: dict) -> None:
+        now = time.monotonic()
+        for slot in self._slots:
+            if slot.state == "waiting" and now >= slot.probe_after:
+                inflight[slot.handle.load.remote()] = _Probe(slot)
+                slot.state = "probing"
+            elif slot.state == "idle" and pending:
+                unit = _take(pending, slot.warmed_prefix)
+                warm_ref = None
+                if slot.warmed_prefix != unit.tree.prefix_ids:
+                    warm_ref = slot.handle.warm.remote(unit.tree.prefix_ids)
+                    slot.warmed_prefix = unit.tree.prefix_ids
+                    self._bump(prefix_warms=1)
+                inflight[slot.handle.run.remote(unit)] = _RunCall(unit, slot, warm_ref)
+                attempts[unit.unit_id] += 1
+                slot.state = "busy"
+
+    def _finish_run(self, ref: Any, call: _RunCall, attempt: int) -> UnitResult | None:
+        """The unit's ``UnitResult``, or ``None`` when it goes back to the queue."""
+        import ray
+        from ray.exceptions import RayError, RayTaskError
+
+        slot, unit = call.slot, call.unit
+        try:
+            reply: RunReply = ray.get(ref)
+        except RayTaskError as err:
+            slot.state = "idle"
+            retriable = not isinstance(err.cause, ContextLengthError)
+            return self._retry_or_fail(unit, slot, attempt, _describe(err), retriable=retriable)
+        except RayError as err:  # RayActorError, or the actor's process lost in another way
+            self._lose_actor_attempt(slot, err)
+            return self._retry_or_fail(unit, slot, attempt, f"actor {slot.name} died: {_describe(err)}")
+        slot.state = "idle"
+        self._check_warm(call)
+        if reply.incarnation != slot.incarnation:
+            logger.warning(
+                "unit %s: actor %s was restarted (%s -> %s) and Ray re-ran the unit by itself",
+                unit.unit_id,
+                slot.name,
+                slot.incarnation,
+                reply.incarnation,
+            )
+            self._bump(actor_deaths=1, retries=1)
+            attempt += 1
+            slot.incarnation = reply.incarnation
+            slot.warmed_prefix = None
+        stats = reply.result.stats
+        self._bump(
+            units_done=1,
+            prompt_tokens=stats.prompt_tokens,
+            computed_tokens=stats.computed_tokens,
+            cached_tokens=stats.cached_tokens,
+        )
+        return UnitResult(unit.unit_id, True, reply.result, None, attempt, slot.name)
+
+    def _check_warm(self, call: _RunCall) -> None:
+        """Log a failed warm call (it never changes results) and warm again next time."""
+        import ray
+        from ray.exceptions import RayError
+
+        if call.warm_ref is None:
+            return
+        try:
+            ray.get(call.warm_ref)  # done: the actor ran it before the unit
+        except RayError as err:
+            call.slot.warmed_prefix = None
+            logger.warning("actor %s could not warm the prefix: %s", call.slot.name, _describe(err))
+
+    def _retry_or_fail(
+        self, unit: WorkUnit, slot: _Slot, attempt: int, error: str, *, retriable: bool = True
+    ) -> UnitResult | None:
+        if retriable and attempt < self._max_attempts:
+            self._bump(retries=1)
+            logger.warning(
+                "unit %s: attempt %d/%d on %s failed, re-queued: %s",
+                unit.unit_id,
+                attempt,
+                self._max_attempts,
+                slot.name,
+                error,
+            )
+            return None
+        self._bump(units_failed=1)
+        logger.error("unit %s failed after %d attempt(s), last on %s: %s", unit.unit_id, attempt, slot.name, error)
+        return UnitResult(unit.unit_id, False, None, error, attempt, slot.name)
+
+    def _lose_actor_attempt(self, slot: _Slot, err: Exception) -> None:
+        """The actor of an in-flight unit died or is unreachable: probe it before using it again."""
+        self._bump(actor_deaths=1)
+        slot.state = "waiting"
+        slot.probe_after = time.monotonic()
+        slot.warmed_prefix = None
+        logger.warning("actor %s (%s) failed: %s", slot.name, slot.incarnation, _describe(err))
+
+    def _finish_probe(self, ref: Any, slot: _Slot) -> None:
+        import ray
+        from ray.exceptions import ActorDiedError, RayActorError, RayTaskError
+
+        try:
+            incarnation = ray.get(ref)
+        except ActorDiedError as err:
+            self._drop(slot, f"it is dead for good: {_describe(err)}")
+        except RayTaskError as err:
+            self._drop(slot, f"its engine failed to load after a restart: {_describe(err)}")
+            ray.kill(slot.handle, no_restart=True)
+        except RayActorError as err:
+            slot.state = "waiting"
+            slot.probe_after = time.monotonic() + self._probe_interval_s
+            logger.info("actor %s still unavailable (%s); probing again", slot.name, _describe(err))
+        else:
+            logger.warning("actor %s is back as %s (was %s)", slot.name, incarnation, slot.incarnation)
+            slot.incarnation = incarnation
+            slot.state = "idle"
+
+    def _drop(self, slot: _Slot, why: str) -> None:
+        slot.state = "gone"
+        self._bump(actors_lost=1)
+        logger.error("actor %s removed from the pool, %s; %d actor(s) left", slot.name, why, len(self.actors))
+
+    def _next_probe_in(self) -> float | None:
+        times = [slot.probe_after for slot in self._slots if slot.state == "waiting"]
+        return max(0.0, min(times) - time.monotonic()) if times else None
+
+    def _wait_for_probe_time(self) -> bool:
+        """Sleep until the next actor probe is due; ``False`` if no actor is waiting for one."""
+        delay = self._next_probe_in()
+        if delay is None:
+            return False
+        time.sleep(delay)
+        return True
+
+    def _abandon(self, inflight: Mapping[Any, _RunCall | _Probe]) -> None:
+        import ray
+
+        runs = [(ref, call) for ref, call in inflight.items() if isinstance(call, _RunCall)]
+        for ref, call in runs:
+            ray.cancel(ref)
+            call.slot.state = "idle"
+            call.slot.warmed_prefix = None  # its queued warm call may have been cancelled too
+        for call in inflight.values():
+            if isinstance(call, _Probe):
+                call.slot.state = "waiting"
+        if runs:
+            logger.warning("run closed early: cancelled %d unit(s) in flight", len(runs))
+
+    def _kill_all(self) -> None:
+        import ray
+
+        for slot in self._slots:
+            ray.kill(slot.handle, no_restart=True)
+            slot.state = "gone"
+
+    def _bump(self, **increments: int) -> None:
+        self._stats = replace(self._stats, **{k: getattr(self._stats, k) + v for k, v in increments.items()})
+
+
+def _take(pending: deque[WorkUnit], warmed_prefix: tuple[int, ...] | None) -> WorkUnit:
+    """The first queued unit whose prefix is already warmed on the actor, else the first unit."""
+    if warmed_prefix is not None:
+        for index, unit in enumerate(pending):
+            if unit.tree.prefix_ids == warmed_prefix:
+                del pending[index]
+                return unit
+    return pending.popleft()
+
+
+def _describe(err: BaseException) -> str:
+    """``Type: message`` of the error a task raised (unwrapping Ray's wrapper), on one line."""
+    from ray.exceptions import RayTaskError
+
+    cause = err.cause if isinstance(err, RayTaskError) and err.cause is not None else err
+    text = str(cause).strip().splitlines()
+    return f"{type(cause).__name__}: {text[0] if text else ''}"
+
+
+def _fmt(resources: Mapping[str, float]) -> str:
+    return "{" + ", ".join(f"{name}: {amount:g}" for name, amount in resources.items()) + "}"
+
+
+__all__ = ["DispatchStats", "Dispatcher", "NoLiveActorsError", "PlacementError"]
