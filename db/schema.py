@@ -138,9 +138,7 @@ def current_revision(url: str | URL, *, migrations_dir: Path = BUNDLED_MIGRATION
     return inspect_database(url, migrations_dir=migrations_dir).revision
 
 
-def upgrade(
-    url: str | URL, revision: str = "head", *, migrations_dir: Path = BUNDLED_MIGRATIONS
-) -> DatabaseInfo:
+def upgrade(url: str | URL, revision: str = "head", *, migrations_dir: Path = BUNDLED_MIGRATIONS) -> DatabaseInfo:
     """Migrate the database on ``url`` to ``revision`` (creating the schema, and a SQLite file, if needed).
 
     Refuses a database that is not demo-search's or that is newer than this installation. Returns where the

@@ -9,13 +9,11 @@ insert-on-conflict-do-nothing, candidates are upserted.
 from __future__ import annotations
 
 import difflib
-import json
 import logging
 import os
 import socket
 import uuid
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +22,16 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from db.clock import utc_after, utc_now
+from db.conversions import (
+    as_utc,
+    candidate_from_row,
+    checked_json,
+    evaluation_from_row,
+    evaluation_to_row,
+    lease_from_row,
+    search_from_row,
+    step_from_row,
+)
 from db.engine import DEFAULT_BUSY_TIMEOUT_S, create_store_engine, display_url, parse_url, sqlite_file
 from db.errors import (
     DatabaseNotFoundError,
@@ -47,7 +55,6 @@ from db.records import (
     MAX_NAME_LENGTH,
     MAX_OWNER_LENGTH,
     Candidate,
-    CandidateStatus,
     Evaluation,
     Lease,
     Search,
@@ -107,7 +114,9 @@ class Store:
         parsed = parse_url(url)
         path = sqlite_file(parsed)
         if not create and path is not None and not path.is_file():
-            raise DatabaseNotFoundError(f"SQLite database {path} does not exist")
+            raise DatabaseNotFoundError(
+                f"SQLite database {path} does not exist; check the database URL, or run `demo-search db upgrade`"
+            )
         engine = create_store_engine(parsed, busy_timeout_s=busy_timeout_s)
         try:
             info = ensure_current(engine, parsed, create=create, migrations_dir=migrations_dir)
@@ -147,9 +156,9 @@ class Store:
             self._insert(_searches)
             .values(
                 name=name,
-                config=_json(config, f"the config of search {name!r}"),
+                config=checked_json(config, f"the config of search {name!r}"),
                 fingerprint=fingerprint,
-                fingerprint_parts=_json(fingerprint_parts, f"the fingerprint parts of search {name!r}"),
+                fingerprint_parts=checked_json(fingerprint_parts, f"the fingerprint parts of search {name!r}"),
                 status=SearchStatus.CREATED.value,
             )
             .on_conflict_do_nothing(index_elements=[_searches.c.name])
@@ -161,20 +170,20 @@ class Store:
                 existing = self._search_row(session, name)
                 raise SearchExistsError(
                     f"a search named {name!r} already exists in {self.url} (status {existing.status}, created "
-                    f"{_utc(existing.created_at):%Y-%m-%d %H:%M:%S}Z); resume it or choose another name"
+                    f"{as_utc(existing.created_at):%Y-%m-%d %H:%M:%S}Z); resume it or choose another name"
                 )
-            return _search(row)
+            return search_from_row(row)
 
     def get_search(self, name: str) -> Search:
         """The search named ``name``; :class:`SearchNotFoundError` (with close names) if there is none."""
         with self._transactions.scope(f"reading search {name!r}", write=False) as session:
-            return _search(self._search_row(session, name))
+            return search_from_row(self._search_row(session, name))
 
     def find_search(self, name: str) -> Search | None:
         """The search named ``name``, or ``None``."""
         with self._transactions.scope(f"reading search {name!r}", write=False) as session:
             row = session.execute(select(*_searches.c).where(_searches.c.name == name)).one_or_none()
-            return None if row is None else _search(row)
+            return None if row is None else search_from_row(row)
 
     def list_searches(self) -> list[SearchSummary]:
         """Every search, oldest first, with its progress."""
@@ -203,7 +212,7 @@ class Store:
         with self._transactions.scope("listing searches", write=False) as session:
             return [
                 SearchSummary(
-                    search=_search(row),
+                    search=search_from_row(row),
                     steps_done=row.steps_done,
                     evaluations=row.n_evaluations,
                     failed_evaluations=row.failed_evaluations,
@@ -225,7 +234,7 @@ class Store:
             row = session.execute(statement).one_or_none()
             if row is None:
                 raise self._not_found(session, name)
-            return _search(row)
+            return search_from_row(row)
 
     # --- pool items and held-out prompts --------------------------------------------------------------------
 
@@ -254,7 +263,7 @@ class Store:
                     "search_id": search_id,
                     "item_id": item.item_id,
                     "position": item.position,
-                    "payload": _json(item.payload, f"the payload of item {item.item_id}"),
+                    "payload": checked_json(item.payload, f"the payload of item {item.item_id}"),
                 }
                 for item in items
             ]
@@ -270,9 +279,7 @@ class Store:
     def _items(self, table: Table, kind: str, name: str) -> list[StoredItem]:
         with self._transactions.scope(f"reading the {kind} of search {name!r}", write=False) as session:
             search_id = self._search_id(session, name)
-            statement = select(table.c.item_id, table.c.position, table.c.payload).where(
-                table.c.search_id == search_id
-            )
+            statement = select(table.c.item_id, table.c.position, table.c.payload).where(table.c.search_id == search_id)
             return [
                 StoredItem(item_id=row.item_id, position=row.position, payload=row.payload)
                 for row in session.execute(statement.order_by(table.c.position))
@@ -291,7 +298,7 @@ class Store:
             search_id = self._search_id(session, name)
             if not batch:
                 return 0
-            rows = [_evaluation_row(search_id, evaluation) for evaluation in batch]
+            rows = [evaluation_to_row(search_id, evaluation) for evaluation in batch]
             c = _evaluations.c
             statement = (
                 self._insert(_evaluations)
@@ -324,7 +331,7 @@ class Store:
                 .where(c.search_id == search_id, c.set_key == set_key)
                 .order_by(prompts.position)
             )
-            return [_evaluation(row) for row in session.execute(statement)]
+            return [evaluation_from_row(row) for row in session.execute(statement)]
 
     # --- candidates and steps -------------------------------------------------------------------------------
 
@@ -364,7 +371,7 @@ class Store:
             statement = (
                 select(*_candidates.c).where(c.search_id == search_id, c.step_index == step_index).order_by(c.set_key)
             )
-            return [_candidate(row) for row in session.execute(statement)]
+            return [candidate_from_row(row) for row in session.execute(statement)]
 
     def record_step(self, name: str, step: Step) -> Step:
         """Store the outcome of a step, once; recording the same outcome again is a no-op.
@@ -394,8 +401,8 @@ class Store:
             )
             row = session.execute(statement).one_or_none()
             if row is not None:
-                return _step(row)
-            stored = _step(
+                return step_from_row(row)
+            stored = step_from_row(
                 session.execute(
                     select(*_steps.c).where(c.search_id == search_id, c.step_index == step.step_index)
                 ).one()
@@ -413,7 +420,7 @@ class Store:
         with self._transactions.scope(f"reading steps of search {name!r}", write=False) as session:
             search_id = self._search_id(session, name)
             statement = select(*_steps.c).where(c.search_id == search_id).order_by(c.step_index)
-            return [_step(row) for row in session.execute(statement)]
+            return [step_from_row(row) for row in session.execute(statement)]
 
     # --- leases ---------------------------------------------------------------------------------------------
 
@@ -446,11 +453,11 @@ class Store:
                 holder = session.execute(
                     select(c.owner, c.expires_at, utc_now().label("now")).where(c.search_id == search_id)
                 ).one()
-                expires_at = _utc(holder.expires_at)
-                remaining_s = (expires_at - _utc(holder.now)).total_seconds()
+                expires_at = as_utc(holder.expires_at)
+                remaining_s = (expires_at - as_utc(holder.now)).total_seconds()
                 raise LeaseHeldError(name, holder.owner, expires_at, remaining_s)
             logger.debug("lease of search %r held by %s until %s", name, owner, row.expires_at)
-            return _lease(name, row)
+            return lease_from_row(name, row)
 
     def renew_lease(self, name: str, owner: str, ttl_s: float) -> Lease:
         """Extend ``owner``'s lease to ``ttl_s`` seconds from now (database clock).
@@ -473,7 +480,7 @@ class Store:
                 holder = session.execute(select(c.owner).where(c.search_id == search_id)).scalar_one_or_none()
                 now = "nobody holds it" if holder is None else f"it is now held by {holder}"
                 raise LeaseLostError(f"{owner} no longer holds the lease of search {name!r}: {now}")
-            return _lease(name, row)
+            return lease_from_row(name, row)
 
     def release_lease(self, name: str, owner: str) -> bool:
         """Give up ``owner``'s lease; ``False`` (and nothing changed) if ``owner`` did not hold it."""
@@ -491,7 +498,7 @@ class Store:
             row = session.execute(
                 select(c.owner, c.acquired_at, c.expires_at).where(c.search_id == search_id)
             ).one_or_none()
-            return None if row is None else _lease(name, row)
+            return None if row is None else lease_from_row(name, row)
 
     # --- helpers --------------------------------------------------------------------------------------------
 
@@ -525,95 +532,3 @@ def _check_lease_args(owner: str, ttl_s: float) -> None:
         raise StoreError(f"a lease owner must have 1 to {MAX_OWNER_LENGTH} characters, got {owner!r}")
     if not ttl_s > 0:
         raise StoreError(f"a lease's ttl_s must be > 0 seconds, got {ttl_s}")
-
-
-def _json(value: Mapping[str, Any], what: str) -> dict[str, Any]:
-    """``value`` as a dict, after checking that it is JSON (finite numbers, string keys) as both backends need."""
-    try:
-        json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise StoreError(f"{what} is not storable as JSON: {exc}") from exc
-    return dict(value)
-
-
-def _utc(moment: datetime) -> datetime:
-    """``moment`` as an aware UTC datetime (SQLite returns naive datetimes, which are UTC by construction)."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _search(row: Any) -> Search:
-    return Search(
-        id=row.id,
-        name=row.name,
-        config=row.config,
-        fingerprint=row.fingerprint,
-        fingerprint_parts=row.fingerprint_parts,
-        status=SearchStatus(row.status),
-        created_at=_utc(row.created_at),
-        updated_at=_utc(row.updated_at),
-        finished_at=None if row.finished_at is None else _utc(row.finished_at),
-    )
-
-
-def _evaluation_row(search_id: int, evaluation: Evaluation) -> dict[str, Any]:
-    return {
-        "search_id": search_id,
-        "set_key": evaluation.set_key,
-        "prompt_id": evaluation.prompt_id,
-        "score": evaluation.score,
-        "output": evaluation.output,
-        "detail": None
-        if evaluation.detail is None
-        else _json(evaluation.detail, f"the detail of evaluation ({evaluation.set_key}, {evaluation.prompt_id})"),
-        "prompt_tokens": evaluation.prompt_tokens,
-        "computed_tokens": evaluation.computed_tokens,
-        "cached_tokens": evaluation.cached_tokens,
-        "error": evaluation.error,
-    }
-
-
-def _evaluation(row: Any) -> Evaluation:
-    return Evaluation(
-        set_key=row.set_key,
-        prompt_id=row.prompt_id,
-        score=row.score,
-        output=row.output,
-        detail=row.detail,
-        prompt_tokens=row.prompt_tokens,
-        computed_tokens=row.computed_tokens,
-        cached_tokens=row.cached_tokens,
-        error=row.error,
-        created_at=_utc(row.created_at),
-    )
-
-
-def _candidate(row: Any) -> Candidate:
-    return Candidate(
-        step_index=row.step_index,
-        set_key=row.set_key,
-        demo_ids=tuple(row.demo_ids),
-        added_item_id=row.added_item_id,
-        status=CandidateStatus(row.status),
-        score=row.score,
-        stderr=row.stderr,
-        n_scored=row.n_scored,
-        reason=row.reason,
-    )
-
-
-def _step(row: Any) -> Step:
-    return Step(
-        step_index=row.step_index,
-        set_key=row.set_key,
-        item_id=row.item_id,
-        score=row.score,
-        stderr=row.stderr,
-        runner_up_set_key=row.runner_up_set_key,
-        runner_up_item_id=row.runner_up_item_id,
-        runner_up_score=row.runner_up_score,
-        created_at=_utc(row.created_at),
-    )
-
-
-def _lease(name: str, row: Any) -> Lease:
-    return Lease(search=name, owner=row.owner, acquired_at=_utc(row.acquired_at), expires_at=_utc(row.expires_at))

@@ -101,16 +101,17 @@ class _Cluster:
 
     def __init__(self, bin_dir: Path, user: pwd.struct_passwd | None) -> None:
         self.bin_dir = bin_dir
-        self.root = Path(tempfile.mkdtemp(prefix="demo-search-pg-"))
-        self.data = self.root / "data"
-        self.log = self.root / "server.log"
         self._prefix: list[str] = []
         if user is not None:
             runuser = shutil.which("runuser")
             if runuser is None:
                 pytest.skip("running as root without `runuser`, so PostgreSQL (which refuses root) cannot start")
-            os.chown(self.root, user.pw_uid, user.pw_gid)
             self._prefix = [runuser, "-u", user.pw_name, "--"]
+        self.root = Path(tempfile.mkdtemp(prefix="demo-search-pg-"))
+        if user is not None:
+            os.chown(self.root, user.pw_uid, user.pw_gid)
+        self.data = self.root / "data"
+        self.log = self.root / "server.log"
 
     def run(self, tool: str, *args: str) -> subprocess.CompletedProcess[str]:
         command = [*self._prefix, str(self.bin_dir / tool), *args]

@@ -8,6 +8,6 @@ from db import StoredItem
 def items(prefix: str, count: int) -> list[StoredItem]:
     """``count`` items ``{prefix}-0``... at positions 0... with text payloads."""
     return [
-        StoredItem(item_id=f"{prefix}-{index}", position=index, payload={"query": f"{prefix} query {index}", "n": index})
+        StoredItem(f"{prefix}-{index}", index, {"query": f"{prefix} query {index}", "n": index})
         for index in range(count)
     ]

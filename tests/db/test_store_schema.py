@@ -89,9 +89,7 @@ def test_the_models_match_what_the_migrations_create(store: Store, database_url:
     assert differences == []
 
 
-def test_an_older_revision_is_refused_naming_the_upgrade_command(
-    database_url: str, newer_migrations: Path
-) -> None:
+def test_an_older_revision_is_refused_naming_the_upgrade_command(database_url: str, newer_migrations: Path) -> None:
     with Store.open(database_url) as store:  # written by "this" version, at the bundled head
         store.create_search("kept", config={"k": 1}, fingerprint="f", fingerprint_parts={})
         store.add_heldout_prompts("kept", items("prompt", 2))
