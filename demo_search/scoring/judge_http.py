@@ -163,11 +163,11 @@ class HttpJudgeBackend(JudgeBackend):
     def judge_many(self, requests: Sequence[JudgeRequest]) -> list[JudgeReply]:
         replies = list(self._pool.map(self._judge_one, requests))
         if replies and not any(reply.ok for reply in replies):
+            last = replies[-1]
             raise JudgeError(
-                f"the judge endpoint {self._url} failed all {len(replies)} request(s) of this call "
-                f"(each tried up to {self._retry.max_attempts} times)",
+                f"the judge endpoint {self._url} failed all {len(replies)} request(s) of this call",
                 [
-                    f"last error: {replies[-1].error}",
+                    f"last error (after {last.attempts} attempt(s)): {last.error}",
                     f"check that the server is up and that scorer.judge.base_url and model_name "
                     f"({self._model_name!r}) are right",
                 ],

@@ -390,7 +390,7 @@ def test_an_unreachable_endpoint_raises_judge_error_naming_the_url(no_key):
     with pytest.raises(JudgeError) as raised:
         scorer.evaluate([generation("a", "x")], {"a": prompt("a", "q")})
     message = str(raised.value)
-    assert f"{url}/chat/completions" in message and "ConnectError" in message and "up to 3 times" in message
+    assert f"{url}/chat/completions" in message and "ConnectError" in message and "after 3 attempt(s)" in message
 
 
 def test_concurrency_limit_is_respected(judge_server, no_key):
