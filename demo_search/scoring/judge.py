@@ -71,7 +71,7 @@ class JudgeScorer(Scorer):
         replies = self.backend.judge_many(requests) if requests else []
         if len(replies) != len(requests) or any(q.request_id != r.request_id for q, r in zip(requests, replies)):
             raise JudgeError(
-                f"{self.backend.describe} broke the backend contract",
+                f"{self.backend.name} broke the backend contract",
                 [
                     f"expected replies to requests {[q.request_id for q in requests]}, "
                     f"got {[r.request_id for r in replies]}"
@@ -80,7 +80,7 @@ class JudgeScorer(Scorer):
         evaluations = [self._evaluation(item, q, r) for item, q, r in zip(items, requests, replies)]
         failed = sum(e.score is None for e in evaluations)
         if failed:
-            logger.info("%d of %d judgements failed (%s)", failed, len(evaluations), self.backend.describe)
+            logger.info("%d of %d judgements failed (%s)", failed, len(evaluations), self.backend.name)
         return evaluations
 
     def close(self) -> None:

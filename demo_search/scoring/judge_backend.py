@@ -59,7 +59,7 @@ class JudgeBackend(ABC):
 
     @property
     @abstractmethod
-    def describe(self) -> str:
+    def name(self) -> str:
         """Which judge this is, for logs and stored details (e.g. ``http gpt-4-turbo at https://...``)."""
 
     def close(self) -> None:  # noqa: B027 - optional hook

@@ -157,7 +157,7 @@ class HttpJudgeBackend(JudgeBackend):
         return self._url
 
     @property
-    def describe(self) -> str:
+    def name(self) -> str:
         return f"http {self._model_name} at {self._url}"
 
     def judge_many(self, requests: Sequence[JudgeRequest]) -> list[JudgeReply]:

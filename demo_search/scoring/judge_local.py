@@ -101,7 +101,7 @@ class LocalJudgeBackend(JudgeBackend):
         return backend
 
     @property
-    def describe(self) -> str:
+    def name(self) -> str:
         return self._name
 
     def judge_many(self, requests: Sequence[JudgeRequest]) -> list[JudgeReply]:

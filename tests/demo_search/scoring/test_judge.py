@@ -18,6 +18,7 @@ import pytest
 
 from demo_search.config import JudgeConfig
 from demo_search.scoring.judge import JudgeError, JudgeScorer
+from demo_search.scoring.judge_backend import JudgeBackend, JudgeReply
 from demo_search.scoring.judge_http import HttpJudgeBackend, RetryPolicy, is_local_endpoint
 from demo_search.scoring.judge_local import PLAIN_FORMAT, LocalJudgeBackend, render_judge_prompt, shared_prefix_length
 from demo_search.scoring.judge_prompt import SYSTEM_PROMPT, build_judge_request, parse_rating
@@ -97,7 +98,7 @@ class RuleJudgeHandler(BaseHTTPRequestHandler):
     does not, [[5]] without reference. Questions with a marker word misbehave:
     GARBAGE (no rating), SINGLE ([7] only), ELEVEN ([[11]]), FLAKY (HTTP 500 twice, then a rating),
     ALWAYS500, SLOW (first try sleeps past the client's timeout), RATELIMIT (429 with Retry-After: 0 once),
-    BADREQUEST (HTTP 400). Every request first waits ``delay_s``."""
+    BADREQUEST (HTTP 400), NOCHOICES (a 200 without choices). Every request first waits ``delay_s``."""
 
     protocol_version = "HTTP/1.1"
     log: JudgeServerLog
@@ -140,6 +141,8 @@ class RuleJudgeHandler(BaseHTTPRequestHandler):
             return self._send(429, {"error": "rate limited"}, {"Retry-After": "0"})
         if "BADREQUEST" in question:
             return self._send(400, {"error": "bad request"})
+        if "NOCHOICES" in question:
+            return self._send(200, {"id": "chatcmpl-test", "choices": []})
         content = self._judgement(question, user)
         self._send(200, {
             "id": "chatcmpl-test",
@@ -364,13 +367,15 @@ def test_rate_limit_is_retried_after_the_servers_delay(judge_server, no_key):
 
 def test_client_errors_are_not_retried_and_fail_only_their_request(judge_server, no_key):
     prompts = {
-        "bad": prompt("bad", "BADREQUEST q"), "down": prompt("down", "ALWAYS500 q"), "ok": prompt("ok", "q", "x")
+        "bad": prompt("bad", "BADREQUEST q"), "down": prompt("down", "ALWAYS500 q"), "ok": prompt("ok", "q", "x"),
+        "empty": prompt("empty", "NOCHOICES q"),
     }
-    bad, down, ok = http_scorer(judge_server).evaluate([generation(pid, "x") for pid in prompts], prompts)
+    bad, down, ok, empty = http_scorer(judge_server).evaluate([generation(pid, "x") for pid in prompts], prompts)
     assert bad.score is None and bad.error.startswith("judge request failed: HTTP 400") and bad.detail["attempts"] == 1
     assert down.score is None and "HTTP 500" in down.error and down.detail["attempts"] == FAST_RETRY.max_attempts
+    assert empty.score is None and "malformed chat completion" in empty.error and empty.detail["attempts"] == 1
     assert ok.score == 9.0
-    assert judge_server.log.attempts() == Counter({"BADREQUEST q": 1, "ALWAYS500 q": 4, "q": 1})
+    assert judge_server.log.attempts() == Counter({"BADREQUEST q": 1, "ALWAYS500 q": 4, "q": 1, "NOCHOICES q": 1})
 
 
 def test_every_request_failing_raises_judge_error(judge_server, no_key):
@@ -434,7 +439,24 @@ def test_scorer_is_built_from_the_judge_config(judge_server, no_key):
         scorer.close()
     assert evaluation.score == 9.0
     assert judge_server.log.bodies[0]["max_tokens"] == 32 and judge_server.log.bodies[0]["model"] == "rule-judge"
-    assert scorer.backend.describe == f"http rule-judge at {judge_server.base_url}/chat/completions"
+    assert scorer.backend.name == f"http rule-judge at {judge_server.base_url}/chat/completions"
+
+
+class _ShortChangingBackend(JudgeBackend):
+    """Answers only the first request: breaks the backend contract on purpose."""
+
+    name = "short-changing judge"
+
+    def judge_many(self, requests):
+        return [JudgeReply(requests[0].request_id, "Rating: [[4]]")]
+
+
+def test_a_backend_that_breaks_its_contract_is_a_judge_error():
+    prompts = {"a": prompt("a", "q1"), "b": prompt("b", "q2")}
+    scorer = JudgeScorer(_ShortChangingBackend())
+    assert scorer.evaluate([], prompts) == []
+    with pytest.raises(JudgeError, match="short-changing judge broke the backend contract"):
+        scorer.evaluate([generation("a", "x"), generation("b", "y")], prompts)
 
 
 # --------------------------------------------------------------------------------------------- local judge
@@ -508,4 +530,4 @@ def test_local_judge_is_built_from_the_judge_config(judge_model_dir):
     finally:
         scorer.close()
     assert evaluation.score is None and evaluation.error.startswith("unparsable judgement")
-    assert scorer.backend.describe == f"local transformers judge {judge_model_dir}"
+    assert scorer.backend.name == f"local transformers judge {judge_model_dir}"
