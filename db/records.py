@@ -65,7 +65,11 @@ def _require_non_negative(what: str, value: int) -> None:
 
 @dataclass(frozen=True)
 class Search:
-    """A stored search: its configuration, the fingerprint a resume compares, and where it stands."""
+    """A stored search: its configuration, the fingerprint a resume compares, and where it stands.
+
+    ``rules`` and ``fixed_demos`` (JSON objects, in prompt order) are the prompt pieces the search was started
+    with, kept so that an export needs none of the original files; ``stop_reason`` says why it last stopped.
+    """
 
     id: int
     name: str
@@ -76,6 +80,9 @@ class Search:
     created_at: datetime
     updated_at: datetime
     finished_at: datetime | None
+    rules: str = ""
+    fixed_demos: tuple[Mapping[str, Any], ...] = ()
+    stop_reason: str | None = None
 
 
 @dataclass(frozen=True)

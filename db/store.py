@@ -13,7 +13,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -147,9 +147,19 @@ class Store:
     # --- searches -------------------------------------------------------------------------------------------
 
     def create_search(
-        self, name: str, *, config: Mapping[str, Any], fingerprint: str, fingerprint_parts: Mapping[str, str]
+        self,
+        name: str,
+        *,
+        config: Mapping[str, Any],
+        fingerprint: str,
+        fingerprint_parts: Mapping[str, str],
+        rules: str = "",
+        fixed_demos: Sequence[Mapping[str, Any]] = (),
     ) -> Search:
-        """Store a new search with status ``created``; :class:`SearchExistsError` if ``name`` is taken."""
+        """Store a new search with status ``created``; :class:`SearchExistsError` if ``name`` is taken.
+
+        ``rules`` and ``fixed_demos`` (JSON objects) are kept with it, so exports need no original file.
+        """
         if not name or len(name) > MAX_NAME_LENGTH:
             raise StoreError(f"a search name must have 1 to {MAX_NAME_LENGTH} characters, got {name!r}")
         statement = (
@@ -159,6 +169,10 @@ class Store:
                 config=checked_json(config, f"the config of search {name!r}"),
                 fingerprint=fingerprint,
                 fingerprint_parts=checked_json(fingerprint_parts, f"the fingerprint parts of search {name!r}"),
+                rules=rules,
+                fixed_demos=[
+                    checked_json(demo, f"fixed demonstration {i} of search {name!r}") for i, demo in enumerate(fixed_demos)
+                ],
                 status=SearchStatus.CREATED.value,
             )
             .on_conflict_do_nothing(index_elements=[_searches.c.name])
@@ -221,15 +235,18 @@ class Store:
                 for row in session.execute(statement)
             ]
 
-    def set_status(self, name: str, status: SearchStatus) -> Search:
-        """Set the search's status; ``finished_at`` is stamped for a final status and cleared otherwise."""
+    def set_status(self, name: str, status: SearchStatus, *, stop_reason: str | None = None) -> Search:
+        """Set the search's status; ``finished_at`` is stamped for a final status and cleared otherwise.
+
+        ``stop_reason`` (why the search stopped) is stored when given and cleared when the search runs again.
+        """
         status = SearchStatus(status)
-        statement = (
-            update(_searches)
-            .where(_searches.c.name == name)
-            .values(status=status.value, updated_at=utc_now(), finished_at=utc_now() if status.is_final else None)
-            .returning(*_searches.c)
+        values: dict[str, Any] = dict(
+            status=status.value, updated_at=utc_now(), finished_at=utc_now() if status.is_final else None
         )
+        if stop_reason is not None or status is SearchStatus.RUNNING:
+            values["stop_reason"] = stop_reason
+        statement = update(_searches).where(_searches.c.name == name).values(**values).returning(*_searches.c)
         with self._transactions.scope(f"setting the status of search {name!r}", write=True) as session:
             row = session.execute(statement).one_or_none()
             if row is None:
@@ -480,6 +497,33 @@ class Store:
                 holder = session.execute(select(c.owner).where(c.search_id == search_id)).scalar_one_or_none()
                 now = "nobody holds it" if holder is None else f"it is now held by {holder}"
                 raise LeaseLostError(f"{owner} no longer holds the lease of search {name!r}: {now}")
+            return lease_from_row(name, row)
+
+    def take_over_lease(self, name: str, stale_owner: str, owner: str, ttl_s: float) -> Lease:
+        """Replace ``stale_owner``'s lease by ``owner``'s, for a caller that knows the holder is dead.
+
+        Atomic compare-and-swap: succeeds only while ``stale_owner`` still holds the row, so of two drivers
+        taking over from the same dead one, exactly one wins; the other gets :class:`LeaseHeldError`.
+        """
+        _check_lease_args(owner, ttl_s)
+        c = _leases.c
+        with self._transactions.scope(f"taking over the lease of search {name!r}", write=True) as session:
+            search_id = self._search_id(session, name)
+            row = session.execute(
+                update(_leases)
+                .where(c.search_id == search_id, c.owner == stale_owner)
+                .values(owner=owner, acquired_at=utc_now(), expires_at=utc_after(ttl_s))
+                .returning(c.owner, c.acquired_at, c.expires_at)
+            ).one_or_none()
+            if row is None:
+                holder = session.execute(
+                    select(c.owner, c.expires_at, utc_now().label("now")).where(c.search_id == search_id)
+                ).one_or_none()
+                if holder is None:
+                    raise LeaseLostError(f"search {name!r} has no lease held by {stale_owner} to take over")
+                expires_at = as_utc(holder.expires_at)
+                raise LeaseHeldError(name, holder.owner, expires_at, (expires_at - as_utc(holder.now)).total_seconds())
+            logger.info("lease of search %r taken over from %s by %s", name, stale_owner, owner)
             return lease_from_row(name, row)
 
     def release_lease(self, name: str, owner: str) -> bool:

@@ -111,3 +111,17 @@ def test_lease_arguments_are_checked(store: Store, search: Search) -> None:
     owner = default_lease_owner()
     assert owner.count(":") == 2
     assert store.acquire_lease("demo", owner, ttl_s=10).owner == owner
+
+
+def test_a_dead_holders_lease_is_taken_over_by_exactly_one_driver(store: Store, search: Search) -> None:
+    store.acquire_lease("demo", "host:1:dead", ttl_s=60)
+
+    taken = store.take_over_lease("demo", "host:1:dead", "host:2:new", ttl_s=60)
+
+    assert taken.owner == "host:2:new" and store.lease_of("demo") == taken
+    with pytest.raises(LeaseHeldError) as refused:
+        store.take_over_lease("demo", "host:1:dead", "host:3:late", ttl_s=60)
+    assert refused.value.owner == "host:2:new"
+    store.release_lease("demo", "host:2:new")
+    with pytest.raises(LeaseLostError, match="no lease held by host:1:dead"):
+        store.take_over_lease("demo", "host:1:dead", "host:3:late", ttl_s=60)

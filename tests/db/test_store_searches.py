@@ -111,3 +111,17 @@ def test_list_searches_reports_progress(store: Store, search) -> None:
     assert demo.last_step_score == 0.5
     empty = summaries["empty"]
     assert (empty.steps_done, empty.evaluations, empty.failed_evaluations, empty.last_step_score) == (0, 0, 0, None)
+
+
+def test_rules_fixed_demonstrations_and_stop_reason_are_kept_with_the_search(store: Store) -> None:
+    fixed = [{"id": "f1", "turns": [{"query": "q ✓", "answer": "a"}]}, {"id": "f2", "turns": []}]
+    created = store.create_search(
+        "alpha", config={}, fingerprint="f", fingerprint_parts={}, rules="# Instruction\n\nBe kind.", fixed_demos=fixed
+    )
+    assert created.rules == "# Instruction\n\nBe kind." and created.fixed_demos == tuple(fixed)
+    assert created.stop_reason is None
+
+    stopped = store.set_status("alpha", SearchStatus.FINISHED, stop_reason="max_steps (3) reached")
+    assert stopped.stop_reason == "max_steps (3) reached"
+    assert store.set_status("alpha", SearchStatus.FINISHED).stop_reason == "max_steps (3) reached"
+    assert store.set_status("alpha", SearchStatus.RUNNING).stop_reason is None
