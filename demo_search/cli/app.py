@@ -36,9 +36,15 @@ def main(
 
 def _register() -> None:
     from demo_search.cli.database import db_app, list_searches
+    from demo_search.cli.report import export, status
+    from demo_search.cli.run import resume, run
     from demo_search.cli.validate import validate
 
     app.command("validate")(validate)
+    app.command("run")(run)
+    app.command("resume")(resume)
+    app.command("status")(status)
+    app.command("export")(export)
     app.command("list")(list_searches)
     app.add_typer(db_app, name="db")
 

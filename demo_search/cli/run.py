@@ -1,0 +1,141 @@
+"""``demo-search run CONFIG`` and ``demo-search resume NAME``, with a rich progress bar."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from db import StoreError
+from demo_search.cli.console import console, err_console
+from demo_search.cli.database import DbOption
+from demo_search.cli.validate import ConfigArg, SetOption, print_error
+from demo_search.config import default_database_url, load_config, shortcut_overrides
+from demo_search.errors import DemoSearchError
+from demo_search.search.driver import SearchOutcome
+from demo_search.search.session import RayOptions, resume_search, run_search
+from workers.errors import WorkerError
+
+AddressOption = Annotated[
+    str | None,
+    typer.Option("--address", help="Ray cluster to use: auto or ray://HOST:PORT (default: $RAY_ADDRESS, else local)."),
+]
+
+
+class RichProgress:
+    """Renders the driver's progress: units done / total, tokens computed vs served from cache, ETA."""
+
+    def __init__(self) -> None:
+        self._bar = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("units · {task.fields[tokens]}"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=err_console,
+            transient=False,
+        )
+        self._task = None
+        self._computed = 0
+        self._cached = 0
+
+    def __enter__(self) -> RichProgress:
+        self._bar.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._bar.__exit__(*exc)
+
+    def _tokens(self) -> str:
+        total = self._computed + self._cached
+        share = f" ({self._cached / total:.0%} cached)" if total else ""
+        return f"tokens computed {self._computed:,} / from cache {self._cached:,}{share}"
+
+    def step_started(self, step: int, units: int, pairs: int, stored: int) -> None:
+        label = "base set" if step == 0 else f"step {step}"
+        self._task = self._bar.add_task(label, total=units, tokens=self._tokens())
+
+    def unit_done(self, computed_tokens: int, cached_tokens: int, ok: bool) -> None:
+        self._computed += computed_tokens
+        self._cached += cached_tokens
+        if self._task is not None:
+            self._bar.update(self._task, advance=1, tokens=self._tokens())
+
+    def step_finished(self, step: int, summary: str) -> None:
+        """The driver logs the step's summary line; nothing more to draw."""
+
+
+def _report(name: str, outcome: SearchOutcome, db_url: str) -> None:
+    best = outcome.best
+    console.print(
+        f"[bold green]search {name} finished[/]: {outcome.stop_reason}; best set of {len(best.candidate.demo_ids)} "
+        f"searched demonstration(s), score {best.score.mean:.4f} ± {best.score.stderr:.4f}"
+    )
+    console.print(
+        f"this run computed {outcome.pairs_computed} (set, prompt) pair(s), {outcome.computed_tokens:,} tokens "
+        f"({outcome.cached_tokens:,} served from cache); {outcome.units_failed} unit(s) failed"
+    )
+
+
+def _guarded(action):
+    try:
+        return action()
+    except (DemoSearchError,) as error:
+        print_error(error)
+    except (StoreError, WorkerError) as error:
+        err_console.print(f"[bold red]error:[/] {error}")
+    except KeyboardInterrupt:
+        err_console.print("[yellow]interrupted[/]: everything finished so far is stored; `demo-search resume` continues")
+        raise typer.Exit(130) from None
+    raise typer.Exit(1)
+
+
+def run(
+    config_path: ConfigArg,
+    overrides: SetOption = None,
+    name: Annotated[str | None, typer.Option("--name", help="Search name (overrides the config).")] = None,
+    db: DbOption = None,
+    workers: Annotated[int | None, typer.Option("--workers", help="Number of engine actors.")] = None,
+    address: AddressOption = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Also export the best set as JSON here.")] = None,
+) -> None:
+    """Run a search (or continue it, if a search of that name exists with the same configuration)."""
+
+    def action():
+        config = load_config(config_path, [*(overrides or ()), *shortcut_overrides(name=name, db=db, workers=workers)])
+        with RichProgress() as progress:
+            outcome = run_search(config, progress=progress, ray_options=RayOptions(address=address))
+        _report(config.name, outcome, config.database.url)
+        _after_run(config.name, config.database.url, output)
+
+    _guarded(action)
+
+
+def resume(
+    name: Annotated[str, typer.Argument(help="The search to continue.")],
+    db: DbOption = None,
+    address: AddressOption = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Also export the best set as JSON here.")] = None,
+) -> None:
+    """Continue an interrupted search, evaluating only what is not stored yet."""
+
+    def action():
+        url = db or default_database_url()
+        with RichProgress() as progress:
+            outcome = resume_search(name, url, progress=progress, ray_options=RayOptions(address=address))
+        _report(name, outcome, url)
+        _after_run(name, url, output)
+
+    _guarded(action)
+
+
+def _after_run(name: str, db_url: str, output: Path | None) -> None:
+    from demo_search.cli.report import print_trajectory, write_export
+
+    print_trajectory(name, db_url)
+    if output is not None:
+        write_export(name, db_url, output, fmt="json")

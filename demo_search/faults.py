@@ -1,0 +1,49 @@
+"""Failpoints: named places where a test can make the driver die as if the machine failed.
+
+``DEMO_SEARCH_FAILPOINTS="name:n,other:m"`` makes the ``n``-th pass through ``failpoint("name")`` SIGKILL the
+process (no cleanup, no ``finally``), which is how the crash/resume tests interrupt a search mid-step,
+between steps and inside a database transaction. Unset (the normal case), a failpoint costs one dict lookup.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections import Counter
+
+ENV = "DEMO_SEARCH_FAILPOINTS"
+_hits: Counter[str] = Counter()
+
+
+def _armed() -> dict[str, int]:
+    spec = os.environ.get(ENV, "")
+    armed = {}
+    for entry in filter(None, (part.strip() for part in spec.split(","))):
+        name, _, count = entry.partition(":")
+        armed[name] = int(count or 1)
+    return armed
+
+
+def failpoint(name: str) -> None:
+    """Kill this process with SIGKILL on the configured pass through ``name``; otherwise do nothing."""
+    armed = _armed()
+    if name not in armed:
+        return
+    _hits[name] += 1
+    if _hits[name] == armed[name]:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def install_commit_failpoint() -> None:
+    """Arm ``failpoint("db_commit")`` inside every database commit (after the writes, before COMMIT)."""
+    if "db_commit" not in _armed():
+        return
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    if not event.contains(Engine, "commit", _on_commit):
+        event.listen(Engine, "commit", _on_commit)
+
+
+def _on_commit(connection) -> None:  # noqa: ANN001 - SQLAlchemy event signature
+    failpoint("db_commit")

@@ -1,0 +1,340 @@
+"""The driver loop: propose a step's candidate sets, evaluate them on the actors, persist, select, repeat.
+
+The database is the search's memory. Every finished unit is written at once, in one transaction; a step's
+candidates and its choice are written when the step ends. On start the driver replays the recorded steps
+through the strategy (no model work) and continues where the search stopped, sending only the
+(candidate set, prompt) pairs that are not stored yet; that is all "resume" is.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from db import Candidate, CandidateStatus, Step, Store
+from db import Evaluation as StoredEvaluation
+from demo_search.faults import failpoint
+from demo_search.scoring.base import Scorer
+from demo_search.search.candidates import Aggregate, CandidateSet, ScoredSet, rank
+from demo_search.search.problem import SearchProblem
+from demo_search.search.progress import NullProgress, ProgressSink
+from demo_search.search.strategies import Strategy
+from demo_search.templates import longest_request
+from workers.decoding import DecodingParams
+from workers.tree import PrefixTree
+from workers.units import UnitResult, WorkUnit
+
+logger = logging.getLogger(__name__)
+
+BASE_STEP = 0
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Limits over the whole search (evaluations and computed tokens include earlier runs; wall time is this run's)."""
+
+    max_evaluations: int | None = None
+    max_tokens: int | None = None
+    max_wall_time_s: float | None = None
+
+
+@dataclass(frozen=True)
+class SearchOutcome:
+    """How a driver run ended, and what it computed (``pairs_computed`` counts (set, prompt) pairs this run sent)."""
+
+    stop_reason: str
+    best: ScoredSet
+    steps_recorded: int
+    pairs_computed: int
+    units_failed: int
+    computed_tokens: int
+    cached_tokens: int
+
+
+class UnitDispatcher(Protocol):
+    """What the driver needs of ``workers.dispatch.Dispatcher``: ``run(units)`` yielding one result per unit."""
+
+    def run(self, units: Sequence[WorkUnit]) -> Iterator[UnitResult]: ...
+
+
+class SearchDriver:
+    """Runs (or continues) the search ``name`` stored in ``store`` to its end."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        store: Store,
+        dispatcher: UnitDispatcher,
+        problem: SearchProblem,
+        strategy: Strategy,
+        scorer: Scorer,
+        decoding: DecodingParams,
+        max_steps: int,
+        min_delta: float,
+        budget: Budget = Budget(),
+        progress: ProgressSink | None = None,
+    ) -> None:
+        self.name = name
+        self.store = store
+        self.dispatcher = dispatcher
+        self.problem = problem
+        self.strategy = strategy
+        self.scorer = scorer
+        self.decoding = decoding
+        self.max_steps = max_steps
+        self.min_delta = min_delta
+        self.budget = budget
+        self.progress = progress or NullProgress()
+        self._with_targets = scorer.engine_call == "score"
+        self._started = time.monotonic()
+        self._pairs_computed = 0
+        self._units_failed = 0
+        self._computed_tokens = 0
+        self._cached_tokens = 0
+        summary = next((s for s in store.list_searches() if s.search.name == name), None)
+        self._stored_evaluations = summary.evaluations if summary else 0
+
+    # -- the loop ---------------------------------------------------------------------------------------
+
+    def run(self) -> SearchOutcome:
+        beams, history, next_step = self._replay()
+        stop_reason = f"max_steps ({self.max_steps}) reached"
+        for step in range(next_step, self.max_steps + 1):
+            if step == BASE_STEP:
+                proposals = [ScoredSet(CandidateSet(()), Aggregate.of([]), (0, 0))]
+            else:
+                proposals = self.strategy.propose(step, beams, self.problem.pool_ids, history)
+            if not proposals:
+                stop_reason = "the pool is exhausted"
+                break
+            ranked = self._evaluate(step, proposals)
+            if ranked is None:
+                stop_reason = "budget exhausted"
+                break
+            if not ranked or not ranked[0].score.valid:
+                stop_reason = f"no candidate of step {step} could be scored"
+                break
+            best = ranked[0]
+            if step > BASE_STEP and self.strategy.uses_min_delta:
+                gain = best.score.mean - beams[0].score.mean
+                if gain < self.min_delta:
+                    stop_reason = f"no candidate improved by min_delta ({self.min_delta}); best gain {gain:+.4f}"
+                    self.progress.step_finished(step, stop_reason)
+                    logger.info("step %d: %s", step, stop_reason)
+                    break
+            self._record_step(step, ranked)
+            failpoint("after_step")
+            beams = self.strategy.survivors(ranked) if step > BASE_STEP else [best]
+            history = [*history, ranked] if step > BASE_STEP else history
+        best = beams[0] if beams else None
+        if best is None:
+            raise RuntimeError(f"search {self.name!r}: the base set could not be scored ({stop_reason})")
+        return SearchOutcome(
+            stop_reason=stop_reason,
+            best=best,
+            steps_recorded=len(self.store.steps(self.name)),
+            pairs_computed=self._pairs_computed,
+            units_failed=self._units_failed,
+            computed_tokens=self._computed_tokens,
+            cached_tokens=self._cached_tokens,
+        )
+
+    def _replay(self) -> tuple[list[ScoredSet], list[list[ScoredSet]], int]:
+        """Rebuild beams and history from the recorded steps, proposing each again (no model work)."""
+        beams: list[ScoredSet] = []
+        history: list[list[ScoredSet]] = []
+        steps = self.store.steps(self.name)
+        for record in steps:
+            stored = {c.set_key: c for c in self.store.candidates_of_step(self.name, record.step_index)}
+            if record.step_index == BASE_STEP:
+                proposals = [ScoredSet(CandidateSet(()), Aggregate.of([]), (0, 0))]
+            else:
+                proposals = self.strategy.propose(record.step_index, beams, self.problem.pool_ids, history)
+            ranked = rank([self._stored_score(p, stored.get(p.candidate.key)) for p in proposals])
+            if ranked[0].candidate.key != record.set_key:
+                raise RuntimeError(
+                    f"search {self.name!r}: replaying step {record.step_index} chose {ranked[0].candidate.key}, "
+                    f"but the database recorded {record.set_key}; the stored trajectory does not match this strategy"
+                )
+            if record.step_index == BASE_STEP:
+                beams = [ranked[0]]
+            else:
+                beams = self.strategy.survivors(ranked)
+                history.append(ranked)
+        if steps:
+            logger.info("search %r: resuming after step %d", self.name, steps[-1].step_index)
+        return beams, history, len(steps)
+
+    @staticmethod
+    def _stored_score(proposal: ScoredSet, candidate: Candidate | None) -> ScoredSet:
+        if candidate is None or candidate.status is not CandidateStatus.SCORED:
+            return dataclasses.replace(proposal, score=Aggregate.of([]))
+        score = Aggregate(candidate.score, candidate.stderr or 0.0, candidate.n_scored)
+        return dataclasses.replace(proposal, score=score)
+
+    # -- one step ---------------------------------------------------------------------------------------
+
+    def _evaluate(self, step: int, proposals: list[ScoredSet]) -> list[ScoredSet] | None:
+        """Evaluate the step's sets (only pairs not stored), record its candidates, return them ranked.
+
+        ``None`` when the budget ran out before the step was complete.
+        """
+        tree = self.problem.step_tree([p.candidate for p in proposals], with_targets=self._with_targets)
+        skipped = self._over_context(tree)
+        keys = [p.candidate.key for p in proposals if p.candidate.key not in skipped]
+        stored = self.store.evaluated_pairs(self.name, keys)
+        units = []
+        for branch in tree.branches:
+            if branch.branch_id in skipped:
+                continue
+            leaves = tuple(x for x in tree.leaves if (branch.branch_id, x.leaf_id) not in stored)
+            if leaves:
+                unit_tree = PrefixTree(tree.prefix_ids, (branch,), leaves)
+                kind = self.scorer.engine_call
+                params = self.decoding if kind == "generate" else None
+                units.append(WorkUnit(f"{step}:{branch.branch_id}", kind, unit_tree, params))
+        pairs = sum(len(u.tree.leaves) for u in units)
+        self.progress.step_started(step, len(units), pairs, len(stored))
+        logger.info(
+            "step %d: %d candidate set(s), %d unit(s) to run (%d pairs; %d already stored; %d skipped)",
+            step, len(proposals), len(units), pairs, len(stored), len(skipped),
+        )
+        failures: dict[str, str] = {}
+        results = self.dispatcher.run(units)
+        try:
+            for result in results:
+                self._persist(result, failures)
+                if self._budget_exhausted():
+                    logger.warning("step %d: budget exhausted; stopping before the step is complete", step)
+                    return None
+        finally:
+            close = getattr(results, "close", None)
+            if close is not None:
+                close()
+        scored = [self._record_candidate(step, p, skipped, failures) for p in proposals]
+        return rank(scored)
+
+    def _over_context(self, tree: PrefixTree) -> dict[str, str]:
+        """Branches whose longest request exceeds the context window, with the reason."""
+        extra = 0 if self._with_targets else self.decoding.max_tokens
+        limit = self.problem.max_context
+        skipped = {}
+        for branch in tree.branches:
+            single = PrefixTree(tree.prefix_ids, (branch,), tree.leaves)
+            need = longest_request(single, with_targets=self._with_targets, max_new_tokens=extra)
+            if need > limit:
+                what = "reference" if self._with_targets else f"max_tokens={extra}"
+                skipped[branch.branch_id] = (
+                    f"its longest prompt needs {need} tokens (with its {what}) but the context window is {limit}"
+                )
+        return skipped
+
+    def _persist(self, result: UnitResult, failures: dict[str, str]) -> None:
+        set_key = result.unit_id.split(":", 1)[1]
+        if not result.ok:
+            self._units_failed += 1
+            failures[set_key] = result.error or "unknown error"
+            logger.error("unit %s failed after %d attempt(s): %s", result.unit_id, result.attempts, result.error)
+            self.progress.unit_done(0, 0, ok=False)
+            return
+        items = result.result.scores if hasattr(result.result, "scores") else result.result.generations
+        if self.scorer.engine_call == "generate":
+            items = [dataclasses.replace(g, text=self.problem.template.extract_answer(g.text)) for g in items]
+        evaluations = self.scorer.evaluate(items, self.problem.prompts_by_id)
+        tokens = {item.leaf_id: item.tokens for item in items}
+        rows = [
+            StoredEvaluation(
+                set_key=set_key,
+                prompt_id=e.prompt_id,
+                score=e.score,
+                output=e.output,
+                detail=dict(e.detail) or None,
+                prompt_tokens=tokens[e.prompt_id].prompt_tokens,
+                computed_tokens=tokens[e.prompt_id].computed_tokens,
+                cached_tokens=tokens[e.prompt_id].cached_tokens,
+                error=e.error,
+            )
+            for e in evaluations
+        ]
+        failpoint("before_persist")
+        self.store.record_evaluations(self.name, rows)
+        failpoint("after_persist")
+        computed = sum(r.computed_tokens for r in rows)
+        cached = sum(r.cached_tokens for r in rows)
+        self._pairs_computed += len(rows)
+        self._computed_tokens += computed
+        self._cached_tokens += cached
+        self.progress.unit_done(computed, cached, ok=True)
+
+    def _budget_exhausted(self) -> bool:
+        b = self.budget
+        if b.max_evaluations is not None and self._stored_evaluations + self._pairs_computed >= b.max_evaluations:
+            return True
+        if b.max_tokens is not None and self._computed_tokens >= b.max_tokens:
+            return True
+        return b.max_wall_time_s is not None and time.monotonic() - self._started >= b.max_wall_time_s
+
+    def _record_candidate(
+        self, step: int, proposal: ScoredSet, skipped: dict[str, str], failures: dict[str, str]
+    ) -> ScoredSet:
+        candidate = proposal.candidate
+        key = candidate.key
+        base = dict(step_index=step, set_key=key, demo_ids=candidate.demo_ids, added_item_id=candidate.added)
+        if key in skipped:
+            self.store.record_candidate(self.name, Candidate(**base, status=CandidateStatus.SKIPPED, reason=skipped[key]))
+            return dataclasses.replace(proposal, score=Aggregate.of([]))
+        if key in failures:
+            reason = f"engine failure: {failures[key]}"
+            self.store.record_candidate(self.name, Candidate(**base, status=CandidateStatus.FAILED, reason=reason))
+            return dataclasses.replace(proposal, score=Aggregate.of([]))
+        rows = [e for e in self.store.evaluations_for(self.name, key) if e.prompt_id in self.problem.prompts_by_id]
+        scores = [e.score for e in rows if e.score is not None]
+        aggregate = Aggregate.of(scores, n_failed=len(rows) - len(scores))
+        if not aggregate.valid:
+            reason = f"all {len(rows)} evaluations failed" + (f", e.g. {rows[0].error}" if rows else "")
+            self.store.record_candidate(self.name, Candidate(**base, status=CandidateStatus.FAILED, reason=reason))
+        else:
+            self.store.record_candidate(
+                self.name,
+                Candidate(
+                    **base, status=CandidateStatus.SCORED, score=aggregate.mean, stderr=aggregate.stderr,
+                    n_scored=aggregate.n,
+                    reason=f"{aggregate.n_failed} failed evaluation(s) excluded" if aggregate.n_failed else None,
+                ),
+            )
+        return dataclasses.replace(proposal, score=aggregate)
+
+    def _record_step(self, step: int, ranked: list[ScoredSet]) -> None:
+        best = ranked[0]
+        runner = ranked[1] if len(ranked) > 1 and ranked[1].score.valid else None
+        self.store.record_step(
+            self.name,
+            Step(
+                step_index=step,
+                set_key=best.candidate.key,
+                item_id=best.candidate.added,
+                score=best.score.mean,
+                stderr=best.score.stderr,
+                runner_up_set_key=runner.candidate.key if runner else None,
+                runner_up_item_id=runner.candidate.added if runner else None,
+                runner_up_score=runner.score.mean if runner else None,
+            ),
+        )
+        if step == BASE_STEP:
+            line = f"base set: score {best.score.mean:.4f} ± {best.score.stderr:.4f} (n={best.score.n})"
+        else:
+            margin = f", margin {best.score.mean - runner.score.mean:+.4f}" if runner else ""
+            runner_text = (
+                f"; runner-up {runner.candidate.added} {runner.score.mean:.4f}{margin}" if runner else "; no runner-up"
+            )
+            line = (
+                f"step {step}: chose {best.candidate.added} score {best.score.mean:.4f} ± {best.score.stderr:.4f} "
+                f"(n={best.score.n}){runner_text}"
+            )
+        logger.info(line)
+        self.progress.step_finished(step, line)
