@@ -35,6 +35,12 @@ class SearchInputs:
     problems: tuple[Problem, ...]
 
     @property
+    def candidates(self) -> tuple[Demonstration, ...]:
+        """The pool items a search may add: the pool without the fixed demonstrations (those are always in)."""
+        fixed_ids = {demo.id for demo in self.fixed}
+        return tuple(demo for demo in self.pool.items if demo.id not in fixed_ids)
+
+    @property
     def errors(self) -> tuple[Problem, ...]:
         return tuple(p for p in self.problems if p.is_error)
 
@@ -94,7 +100,14 @@ def load_inputs(config: SearchConfig, *, tokenizer: Any | None = None) -> Search
     fixed_ids = {demo.id for demo in fixed}
     overlap = [demo.source for demo in pool.items if demo.id in fixed_ids]
     if overlap:
-        problems.append(_error(str(config.data.pool.path), f"pool items also among the fixed demonstrations: {', '.join(overlap)}"))
+        problems.append(
+            _warning(
+                str(config.data.pool.path),
+                f"{len(overlap)} pool item(s) are fixed demonstrations and are not candidates: {', '.join(overlap)}",
+            )
+        )
+    if not [demo for demo in pool.items if demo.id not in fixed_ids] and pool.items:
+        problems.append(_error(str(config.data.pool.path), "every pool item is a fixed demonstration: no candidates"))
     if config.scorer.needs_references:
         missing = [p.source for p in heldout.items if p.reference is None]
         if missing:

@@ -40,13 +40,13 @@ def validate(config_path: ConfigArg, overrides: SetOption = None) -> None:
     console.print(f"[bold]search[/] {config.name}: {config.strategy.kind} search, scorer {config.scorer.kind}, "
                   f"engine {config.model.engine}, template {config.template.kind} ({config.template.position})")
     table = Table(title="inputs", show_edge=False)
-    for column in ("", "items", "dropped duplicates", "format", "tokens min", "mean", "median", "max"):
+    for column in ("", "items", "duplicates", "format", "tokens min", "mean", "median", "max"):
         table.add_column(column, justify="left" if not column else "right")
     counter = (lambda text: count_tokens(tokenizer, text)) if tokenizer is not None else None
     rows = [
-        ("pool", inputs.pool.items, inputs.pool.duplicates_dropped, inputs.pool.format),
+        ("candidates", inputs.candidates, inputs.pool.duplicates_dropped, inputs.pool.format),
         ("held-out", inputs.heldout.items, inputs.heldout.duplicates_dropped, inputs.heldout.format),
-        ("fixed demonstrations", inputs.fixed, 0, "-"),
+        ("fixed", inputs.fixed, 0, "-"),
     ]
     for label, items, dropped, fmt in rows:
         stats = summarize_lengths(items, counter) if counter is not None else None

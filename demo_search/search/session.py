@@ -64,7 +64,7 @@ def run_search(
                 rules=inputs.rules,
                 fixed_demos=[_payload(demo) for demo in inputs.fixed],
             )
-            store.add_pool_items(config.name, _stored_items(inputs.pool.items))
+            store.add_pool_items(config.name, _stored_items(inputs.candidates))
             store.add_heldout_prompts(config.name, _stored_items(inputs.heldout.items))
             logger.info("search %r created in %s", config.name, store.url)
         else:
@@ -103,7 +103,7 @@ def _drive(
         tokenizer=inputs.tokenizer,
         rules=inputs.rules,
         fixed=inputs.fixed,
-        pool=inputs.pool.items,
+        pool=inputs.candidates,
         prompts=inputs.heldout.items,
         position=config.template.position,
         max_context=context_window(config),

@@ -1,0 +1,115 @@
+"""`demo-search validate`: every problem reported with file:line or key path, non-zero exit, nothing written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from demo_search.cli import app
+
+REPO = Path(__file__).resolve().parents[3]
+SHARED = REPO.parent / "shared" / "data" / "icl-alignment"
+
+
+@pytest.fixture()
+def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DEMO_SEARCH_DB", raising=False)
+    (tmp_path / "pool.jsonl").write_text(
+        "\n".join(json.dumps({"instruction": f"q{i}", "output": f"a{i}"}) for i in range(3)) + "\n", encoding="utf-8"
+    )
+    (tmp_path / "held.jsonl").write_text(json.dumps({"prompt": "x", "reference": "y"}) + "\n", encoding="utf-8")
+    return tmp_path
+
+
+def write_config(root: Path, extra: str = "") -> Path:
+    path = root / "search.yaml"
+    path.write_text(
+        "name: t\nmodel: {path: org/base-model}\n"
+        "data: {pool: {path: pool.jsonl}, heldout: {path: held.jsonl}}\n"
+        "scorer: {kind: match}\n" + extra,
+        encoding="utf-8",
+    )
+    return path
+
+
+def validate(path: Path, *args: str):
+    result = CliRunner().invoke(app, ["validate", str(path), *args])
+    return result.exit_code, result.output
+
+
+def assert_nothing_written(root: Path) -> None:
+    assert not list(root.glob("*.db*")), "validate must not create a database"
+
+
+def test_valid_inputs_print_counts_and_pass(workspace: Path) -> None:
+    code, out = validate(write_config(workspace))
+    assert code == 0, out
+    assert "candidates" in out and "ok: configuration and data are valid" in out
+    assert_nothing_written(workspace)
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ("strategy: {beam_widht: 2}\n", "unknown key strategy.beam_widht (did you mean strategy.beam_width?)"),
+        ("decoding: {top_p: 1.5}\n", "decoding.top_p must be in (0, 1], got 1.5"),
+        ("strategy: {kind: beam, beam_width: 0}\n", "strategy.beam_width must be >= 1, got 0"),
+        ("temprature: 0.5\n", "temprature"),
+    ],
+)
+def test_config_errors_name_the_key_path(workspace: Path, extra: str, expected: str) -> None:
+    code, out = validate(write_config(workspace, extra))
+    assert code == 1
+    assert expected in out
+    assert_nothing_written(workspace)
+
+
+def test_override_errors_name_the_key_path(workspace: Path) -> None:
+    code, out = validate(write_config(workspace), "--set", "strategy.max_steps=0")
+    assert code == 1 and "strategy.max_steps" in out
+
+
+def test_broken_json_line_and_missing_field_name_file_and_line(workspace: Path) -> None:
+    (workspace / "pool.jsonl").write_text(
+        '{"instruction": "q0", "output": "a0"}\n{"instruction": "q1", "output": \n{"instruction": "q2"}\n',
+        encoding="utf-8",
+    )
+    code, out = validate(write_config(workspace))
+    assert code == 1
+    assert "pool.jsonl:2:" in out
+    assert "pool.jsonl:3:" in out and "output" in out
+    assert_nothing_written(workspace)
+
+
+def test_empty_pool_is_an_error(workspace: Path) -> None:
+    (workspace / "pool.jsonl").write_text("", encoding="utf-8")
+    code, out = validate(write_config(workspace))
+    assert code == 1 and "pool.jsonl" in out and "empty" in out
+    assert_nothing_written(workspace)
+
+
+def test_invalid_utf8_names_the_line(workspace: Path) -> None:
+    (workspace / "pool.jsonl").write_bytes(b'{"instruction": "q0", "output": "a0"}\n{"instruction": "\xff", "output": "a"}\n')
+    code, out = validate(write_config(workspace))
+    assert code == 1 and "pool.jsonl:2" in out and "UTF-8" in out
+    assert_nothing_written(workspace)
+
+
+def test_existing_database_is_not_changed(workspace: Path) -> None:
+    db = workspace / "existing.db"
+    db.write_bytes(b"")
+    before = db.stat().st_mtime_ns
+    code, _ = validate(write_config(workspace, f"database: {{url: 'sqlite:///{db}'}}\n"))
+    assert code == 0
+    assert db.stat().st_mtime_ns == before and db.read_bytes() == b""
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="the shared reference data (../shared/data) is not beside the repo")
+def test_the_paper_example_validates() -> None:
+    code, out = validate(REPO / "examples" / "paper.yaml")
+    assert code == 0, out
+    assert "3 pool item(s) are fixed demonstrations" in out
