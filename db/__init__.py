@@ -25,6 +25,7 @@ from db.records import (
     SearchSummary,
     Step,
     StoredItem,
+    TuningResult,
 )
 from db.schema import (
     UPGRADE_COMMAND,
@@ -61,6 +62,7 @@ __all__ = [
     "Store",
     "StoreError",
     "StoredItem",
+    "TuningResult",
     "current_revision",
     "default_lease_owner",
     "head_revision",

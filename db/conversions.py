@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from db.errors import StoreError
-from db.records import Candidate, CandidateStatus, Evaluation, Lease, Search, SearchStatus, Step
+from db.records import Candidate, CandidateStatus, Evaluation, Lease, Search, SearchStatus, Step, TuningResult
 
 
 def checked_json(value: Mapping[str, Any], what: str) -> dict[str, Any]:
@@ -104,3 +104,17 @@ def step_from_row(row: Any) -> Step:
 
 def lease_from_row(name: str, row: Any) -> Lease:
     return Lease(search=name, owner=row.owner, acquired_at=as_utc(row.acquired_at), expires_at=as_utc(row.expires_at))
+
+
+def tuning_result_from_row(row: Any) -> TuningResult:
+    return TuningResult(
+        study_name=row.study_name,
+        demo_ids=tuple(row.demo_ids),
+        params=row.params,
+        score=row.score,
+        stderr=row.stderr,
+        baseline_score=row.baseline_score,
+        n_trials=row.n_trials,
+        importances=row.importances,
+        updated_at=as_utc(row.updated_at),
+    )

@@ -30,7 +30,14 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from db.clock import utc_now
-from db.records import MAX_ID_LENGTH, MAX_NAME_LENGTH, MAX_OWNER_LENGTH, CandidateStatus, SearchStatus
+from db.records import (
+    MAX_ID_LENGTH,
+    MAX_NAME_LENGTH,
+    MAX_OWNER_LENGTH,
+    MAX_STUDY_NAME_LENGTH,
+    CandidateStatus,
+    SearchStatus,
+)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -162,3 +169,21 @@ class LeaseRow(Base):
     owner: Mapped[str] = mapped_column(String(MAX_OWNER_LENGTH))
     acquired_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class TuningResultRow(Base):
+    """The best decoding parameters of one tuning study of a search (added by revision 0002)."""
+
+    __tablename__ = "tuning_results"
+
+    search_id: Mapped[int] = mapped_column(ForeignKey("searches.id", ondelete="CASCADE"), primary_key=True)
+    study_name: Mapped[str] = mapped_column(String(MAX_STUDY_NAME_LENGTH), primary_key=True)
+    demo_ids: Mapped[list[str]] = mapped_column(JSON)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    score: Mapped[float] = mapped_column(Float)
+    stderr: Mapped[float | None] = mapped_column(Float)
+    baseline_score: Mapped[float | None] = mapped_column(Float)
+    n_trials: Mapped[int] = mapped_column(Integer)
+    importances: Mapped[dict[str, float]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now())

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -43,6 +43,8 @@ MAX_NAME_LENGTH = 200
 """Longest search name."""
 MAX_OWNER_LENGTH = 255
 """Longest lease owner string."""
+MAX_STUDY_NAME_LENGTH = 255
+"""Longest name of a decoding-tuning study."""
 
 
 def require_id(what: str, value: str) -> None:
@@ -218,3 +220,41 @@ class Lease:
     owner: str
     acquired_at: datetime
     expires_at: datetime
+
+
+@dataclass(frozen=True)
+class TuningResult:
+    """The outcome of tuning the decoding parameters of one prompt of a search (an Optuna study, by name).
+
+    ``demo_ids`` are the prompt's demonstrations in prompt order; ``params`` the best decoding parameters found
+    (JSON), scoring ``score`` (± ``stderr``) on the held-out prompts; ``baseline_score`` is the score of the
+    search's own decoding parameters in the same study (``None`` if that trial has not completed).
+    ``n_trials`` counts completed trials; ``importances`` maps a parameter to its importance (may be empty).
+    ``updated_at`` is ``None`` on values built by the caller and set on values read back.
+    """
+
+    study_name: str
+    demo_ids: tuple[str, ...]
+    params: Mapping[str, Any]
+    score: float
+    n_trials: int
+    stderr: float | None = None
+    baseline_score: float | None = None
+    importances: Mapping[str, float] = field(default_factory=dict)
+    updated_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "demo_ids", tuple(self.demo_ids))
+        if not self.study_name or len(self.study_name) > MAX_STUDY_NAME_LENGTH:
+            raise ValueError(
+                f"a study name must have 1 to {MAX_STUDY_NAME_LENGTH} characters, got {self.study_name!r}"
+            )
+        where = f"tuning result of study {self.study_name!r}"
+        for demo_id in self.demo_ids:
+            require_id(f"a demonstration id of the {where}", demo_id)
+        _require_finite(f"score of the {where}", self.score)
+        _require_finite(f"stderr of the {where}", self.stderr)
+        _require_finite(f"baseline_score of the {where}", self.baseline_score)
+        _require_non_negative(f"n_trials of the {where}", self.n_trials)
+        for name, value in self.importances.items():
+            _require_finite(f"importance of {name!r} in the {where}", value)

@@ -31,6 +31,7 @@ from db.conversions import (
     lease_from_row,
     search_from_row,
     step_from_row,
+    tuning_result_from_row,
 )
 from db.engine import DEFAULT_BUSY_TIMEOUT_S, create_store_engine, display_url, parse_url, sqlite_file
 from db.errors import (
@@ -50,6 +51,7 @@ from db.models import (
     SearchRow,
     StepCandidateRow,
     StepRow,
+    TuningResultRow,
 )
 from db.records import (
     MAX_NAME_LENGTH,
@@ -62,6 +64,7 @@ from db.records import (
     SearchSummary,
     Step,
     StoredItem,
+    TuningResult,
 )
 from db.schema import BUNDLED_MIGRATIONS, DatabaseInfo, ensure_current
 from db.transactions import Transactions
@@ -78,6 +81,7 @@ _candidates: Table = StepCandidateRow.__table__  # type: ignore[assignment]
 _steps: Table = StepRow.__table__  # type: ignore[assignment]
 _evaluations: Table = EvaluationRow.__table__  # type: ignore[assignment]
 _leases: Table = LeaseRow.__table__  # type: ignore[assignment]
+_tuning_results: Table = TuningResultRow.__table__  # type: ignore[assignment]
 
 
 def default_lease_owner() -> str:
@@ -543,6 +547,41 @@ class Store:
                 select(c.owner, c.acquired_at, c.expires_at).where(c.search_id == search_id)
             ).one_or_none()
             return None if row is None else lease_from_row(name, row)
+
+    # --- decoding tuning ------------------------------------------------------------------------------------
+
+    def record_tuning_result(self, name: str, result: TuningResult) -> TuningResult:
+        """Store (or replace) the result of the tuning study ``result.study_name`` of the search; returns it as
+        stored. A resumed or extended study records its result again under the same study name."""
+        values = {
+            "demo_ids": list(result.demo_ids),
+            "params": checked_json(result.params, f"the parameters of tuning study {result.study_name!r}"),
+            "score": result.score,
+            "stderr": result.stderr,
+            "baseline_score": result.baseline_score,
+            "n_trials": result.n_trials,
+            "importances": checked_json(result.importances, f"the importances of tuning study {result.study_name!r}"),
+        }
+        c = _tuning_results.c
+        what = f"recording tuning study {result.study_name!r} of search {name!r}"
+        with self._transactions.scope(what, write=True) as session:
+            search_id = self._search_id(session, name)
+            insert = self._insert(_tuning_results).values(search_id=search_id, study_name=result.study_name, **values)
+            row = session.execute(
+                insert.on_conflict_do_update(
+                    index_elements=[c.search_id, c.study_name],
+                    set_={**{key: insert.excluded[key] for key in values}, "updated_at": utc_now()},
+                ).returning(*_tuning_results.c)
+            ).one()
+            return tuning_result_from_row(row)
+
+    def tuning_results(self, name: str) -> list[TuningResult]:
+        """The search's tuning results, most recently updated last."""
+        c = _tuning_results.c
+        with self._transactions.scope(f"reading tuning results of search {name!r}", write=False) as session:
+            search_id = self._search_id(session, name)
+            statement = select(*_tuning_results.c).where(c.search_id == search_id).order_by(c.updated_at, c.study_name)
+            return [tuning_result_from_row(row) for row in session.execute(statement)]
 
     # --- helpers --------------------------------------------------------------------------------------------
 
