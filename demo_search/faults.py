@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 from collections import Counter
 
 ENV = "DEMO_SEARCH_FAILPOINTS"
@@ -35,7 +36,12 @@ def failpoint(name: str) -> None:
 
 
 def install_commit_failpoint() -> None:
-    """Arm ``failpoint("db_commit")`` inside every database commit (after the writes, before COMMIT)."""
+    """Arm ``failpoint("db_commit")`` inside the commit of every write transaction of the main thread (after the
+    writes, before COMMIT).
+
+    Read-only transactions and the lease renewals of the background thread (every ``LEASE_TTL_S / 3`` seconds)
+    are not counted: the renewals would make "the n-th commit" depend on timing, and a read has nothing to lose.
+    """
     if "db_commit" not in _armed():
         return
     from sqlalchemy import event
@@ -46,4 +52,7 @@ def install_commit_failpoint() -> None:
 
 
 def _on_commit(connection) -> None:  # noqa: ANN001 - SQLAlchemy event signature
-    failpoint("db_commit")
+    from db.engine import WRITE
+
+    if threading.current_thread() is threading.main_thread() and connection.get_execution_options().get(WRITE):
+        failpoint("db_commit")
