@@ -15,7 +15,6 @@ re-runs the lost call on the restarted actor by itself; every reply carries the 
 from __future__ import annotations
 
 import logging
-import math
 import os
 import socket
 import uuid
@@ -71,10 +70,6 @@ class ActorOptions:
         """What one actor asks of the node it runs on, in Ray's resource names."""
         wanted = {"CPU": float(self.num_cpus), "GPU": float(self.num_gpus), **self.resources}
         return {name: amount for name, amount in wanted.items() if amount > 0}
-
-    def threads(self) -> int:
-        """The thread count Ray gives the actor process (``OMP_NUM_THREADS``)."""
-        return max(1, math.floor(self.num_cpus))
 
     def remote_class(self):
         """``EngineActor`` as a Ray actor class with these options applied."""

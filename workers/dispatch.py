@@ -165,8 +165,9 @@ class Dispatcher:
     def run(self, units: Iterable[WorkUnit]) -> Iterator[UnitResult]:
         """Yield one ``UnitResult`` per unit, in order of completion (see the module docstring).
 
-        Closing the iterator early cancels the units still queued on actors; a unit an actor has
-        already started runs to its end and its result is discarded. ``close()`` kills the actors.
+        While the caller handles a result, the actors already run the next units. Closing the iterator
+        early sends nothing more: the units already sent (at most one per actor) run to their end and
+        their results are discarded. ``close()`` kills the actors.
         """
         if self._closed:
             raise WorkerError("this Dispatcher is closed; create a new one")
@@ -180,7 +181,10 @@ class Dispatcher:
         return self._drive(todo)
 
     def close(self) -> None:
-        """Close every engine (waiting up to ``close_timeout_s``) and kill every actor."""
+        """Close every engine (waiting up to ``close_timeout_s``), then kill every actor.
+
+        ``ray.kill`` is asynchronous: the actor processes end within moments after this returns.
+        """
         import ray
 
         if self._closed:
@@ -262,6 +266,8 @@ class Dispatcher:
     def _drive(self, todo: list[WorkUnit]) -> Iterator[UnitResult]:
         import ray
 
+        if self._running:
+            raise WorkerError("Dispatcher.run is already in progress; finish or close that iterator first")
         self._running = True
         pending: deque[WorkUnit] = deque(todo)
         attempts = {unit.unit_id: 0 for unit in todo}
@@ -282,6 +288,7 @@ class Dispatcher:
                         )
                     continue
                 ready, _ = ray.wait(list(inflight), num_returns=1, timeout=self._next_probe_in())
+                outcomes = []
                 for ref in ready:
                     call = inflight.pop(ref)
                     if isinstance(call, _Probe):
@@ -291,8 +298,11 @@ class Dispatcher:
                     if outcome is None:
                         pending.appendleft(call.unit)
                     else:
-                        unfinished.discard(outcome.unit_id)
-                        yield outcome
+                        outcomes.append(outcome)
+                self._assign(pending, attempts, inflight)  # keep the actors busy while the caller persists
+                for outcome in outcomes:
+                    unfinished.discard(outcome.unit_id)
+                    yield outcome
         finally:
             self._running = False
             self._abandon(inflight)
@@ -442,18 +452,20 @@ class Dispatcher:
         return True
 
     def _abandon(self, inflight: Mapping[Any, _RunCall | _Probe]) -> None:
-        import ray
+        """Forget the calls of a run that stopped early; an actor finishes the unit it was sent.
 
-        runs = [(ref, call) for ref, call in inflight.items() if isinstance(call, _RunCall)]
-        for ref, call in runs:
-            ray.cancel(ref)
-            call.slot.state = "idle"
-            call.slot.warmed_prefix = None  # its queued warm call may have been cancelled too
+        ``ray.cancel`` is not used: cancelling a call that was not yet pushed to an actor leaves a gap
+        in the actor's ordered queue, which then stalls its later calls for 30 s and fails them.
+        """
+        runs = 0
         for call in inflight.values():
-            if isinstance(call, _Probe):
+            if isinstance(call, _RunCall):
+                call.slot.state = "idle"  # its next unit queues behind the one it is finishing
+                runs += 1
+            else:
                 call.slot.state = "waiting"
         if runs:
-            logger.warning("run closed early: cancelled %d unit(s) in flight", len(runs))
+            logger.warning("run closed early: %d unit(s) already sent run to their end, their results discarded", runs)
 
     def _kill_all(self) -> None:
         import ray
