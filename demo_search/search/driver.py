@@ -17,6 +17,7 @@ from typing import Protocol
 
 from db import Candidate, CandidateStatus, Step, Store
 from db import Evaluation as StoredEvaluation
+from demo_search.errors import DemoSearchError
 from demo_search.faults import failpoint
 from demo_search.scoring.base import Scorer
 from demo_search.search.candidates import Aggregate, CandidateSet, ScoredSet, rank
@@ -31,6 +32,10 @@ from workers.units import UnitResult, WorkUnit
 logger = logging.getLogger(__name__)
 
 BASE_STEP = 0
+
+
+class SearchError(DemoSearchError):
+    """A search cannot go on: its base set could not be scored, or its stored trajectory does not replay."""
 
 
 @dataclass(frozen=True)
@@ -133,7 +138,15 @@ class SearchDriver:
             history = [*history, ranked] if step > BASE_STEP else history
         best = beams[0] if beams else None
         if best is None:
-            raise RuntimeError(f"search {self.name!r}: the base set could not be scored ({stop_reason})")
+            reasons = [
+                f"{c.added_item_id or 'base set'}: {c.reason}"
+                for c in self.store.candidates_of_step(self.name, BASE_STEP)
+                if c.reason
+            ]
+            raise SearchError(
+                f"search {self.name!r}: the base set could not be scored ({stop_reason})",
+                [*reasons, "what was evaluated is stored with its errors: `demo-search status` shows the search"],
+            )
         return SearchOutcome(
             stop_reason=stop_reason,
             best=best,
@@ -157,7 +170,7 @@ class SearchDriver:
                 proposals = self.strategy.propose(record.step_index, beams, self.problem.pool_ids, history)
             ranked = rank([self._stored_score(p, stored.get(p.candidate.key)) for p in proposals])
             if ranked[0].candidate.key != record.set_key:
-                raise RuntimeError(
+                raise SearchError(
                     f"search {self.name!r}: replaying step {record.step_index} chose {ranked[0].candidate.key}, "
                     f"but the database recorded {record.set_key}; the stored trajectory does not match this strategy"
                 )
