@@ -313,3 +313,13 @@ class SearchDb:
         """Every row of every table (timestamps included), to show that a refused command changed nothing."""
         tables = [t for (t,) in self._rows("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
         return {t: sorted(self._rows(f'SELECT * FROM "{t}"'), key=repr) for t in tables}
+
+
+def status_rows(output: str) -> list[list[str]]:
+    """The body rows of the trajectory table that ``demo-search status`` prints, as lists of cell texts."""
+    rows = []
+    for line in output.splitlines():
+        cells = [cell.strip() for cell in line.split("│")]
+        if len(cells) > 1 and cells[0].isdigit():
+            rows.append(cells)
+    return rows

@@ -1,0 +1,151 @@
+"""Bad inputs during a run: a unit the engine fails, a candidate over the context window, judgements that do
+not parse. Each run ends with a clear message and keeps everything it stored.
+
+The runs go through ``demo-search run`` in this process (typer's runner) on this process's Ray, with the real
+transformers engine in Ray actors. The engine failure is injected through the dispatcher's ``engine_factory``
+hook: the actors run the real engine wrapped by ``FailingEngine``, which raises for one candidate set.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+
+import pytest
+import ray
+from typer.testing import CliRunner, Result
+
+import workers.dispatch
+from demo_search.cli import app
+from demo_search.search.candidates import set_key
+from demo_search.types import Demonstration
+from tests.demo_search.search import harness
+from tests.demo_search.search.harness import SearchDb
+from workers.decoding import DecodingParams
+from workers.engine import Engine
+from workers.engines import create_engine
+from workers.spec import EngineSpec
+from workers.tree import GenerateResult, PrefixTree, ScoreResult
+
+pytestmark = pytest.mark.slow
+
+PROMPTS = 4
+LONG_DEMO = Demonstration.single("spell a long word", "z" * 240, source="test:long")
+"""A candidate whose prompts need ~460 tokens: over the 400-token context the failure test sets."""
+MAX_CONTEXT = 400
+
+
+class FailingEngine(Engine):
+    """Test-only: the real engine, except that every unit holding the branch ``fail_on`` raises."""
+
+    def __init__(self, inner: Engine, fail_on: str) -> None:
+        self._inner, self._fail_on = inner, fail_on
+
+    @property
+    def max_context(self) -> int:
+        return self._inner.max_context
+
+    def _check(self, tree: PrefixTree) -> None:
+        if any(branch.branch_id == self._fail_on for branch in tree.branches):
+            raise RuntimeError(f"injected engine failure on set {self._fail_on}")
+
+    def score(self, tree: PrefixTree) -> ScoreResult:
+        self._check(tree)
+        return self._inner.score(tree)
+
+    def generate(self, tree: PrefixTree, params: DecodingParams) -> GenerateResult:
+        self._check(tree)
+        return self._inner.generate(tree, params)
+
+    def warm(self, prefix_ids: tuple[int, ...]) -> None:
+        self._inner.warm(prefix_ids)
+
+
+def failing_engine(fail_on: str, spec: EngineSpec) -> Engine:
+    return FailingEngine(create_engine(spec), fail_on)
+
+
+# The actors cannot import this test module by name, so its engine travels by value.
+ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+
+def invoke(*args: str) -> Result:
+    return CliRunner().invoke(app, list(args), env={"COLUMNS": harness.WIDE})
+
+
+def test_an_engine_failure_and_a_candidate_over_the_context_are_recorded_and_the_rest_is_stored(
+    tmp_path: Path, model_dir: Path, ray_address: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = harness.write_search_data(tmp_path / "data", model_dir, prompts=PROMPTS, extra_pool=[LONG_DEMO])
+    db_path = tmp_path / "failures.db"
+    config = harness.write_config(
+        tmp_path / "failures.yaml", files, name="failures", db=db_path,
+        model={"max_context": MAX_CONTEXT}, strategy={"max_steps": 2},
+    )
+    failing = files.pool_items[1]
+    failing_key = set_key((failing.id,))
+    factory = functools.partial(failing_engine, failing_key)
+    monkeypatch.setattr(workers.dispatch, "Dispatcher", functools.partial(workers.dispatch.Dispatcher, engine_factory=factory))
+
+    result = invoke("run", str(config))
+
+    assert result.exit_code == 0, result.output
+    assert "search failures finished: max_steps (2) reached" in result.output
+    assert "1 unit(s) failed" in result.output
+    assert f"unit 1:{failing_key} failed after 3 attempt(s): RuntimeError: injected engine failure" in result.output
+    db = SearchDb(db_path, "failures")
+    candidates = {(row[0], row[3]): row for row in db.candidates()}  # (step, added item) -> row
+    failed = candidates[(1, failing.id)]
+    assert failed[4] == "failed" and failed[5] is None
+    assert failed[8] == f"engine failure: RuntimeError: injected engine failure on set {failing_key}"
+    for step in (1, 2):
+        skipped = candidates[(step, LONG_DEMO.id)]
+        assert skipped[4] == "skipped" and skipped[5] is None
+        assert skipped[8].startswith("its longest prompt needs ") and skipped[8].endswith(
+            f"tokens (with its reference) but the context window is {MAX_CONTEXT}"
+        )
+    # Every other candidate set was evaluated on every prompt and stored; the failed and skipped ones have no rows.
+    evaluated = {row[1] for row in db.candidates() if row[4] == "scored"}
+    assert db.rows_per_set() == {key: PROMPTS for key in evaluated}
+    assert len(evaluated) == 1 + 5 + 5  # base set; 7 sets of step 1 less the failed and the skipped; 6 of step 2 less one
+    chosen = [row[2] for row in db.trajectory()]
+    assert failing.id not in chosen and LONG_DEMO.id not in chosen
+    assert db.status() == "finished"
+
+    status = invoke("status", "failures", "--db", harness.sqlite_url(db_path))
+    assert status.exit_code == 0, status.output
+    rows = harness.status_rows(status.output)
+    assert [(row[0], row[-3], row[-2], row[-1]) for row in rows] == [
+        ("0", "1", "0", "0"), ("1", "7", "1", "1"), ("2", "6", "1", "0")
+    ]
+
+
+def test_unparsable_judgements_end_the_run_with_a_clear_message_and_stay_stored(
+    tmp_path: Path, model_dir: Path, ray_address: str
+) -> None:
+    from workers.tiny import build_random_model_dir
+
+    # A random judge never writes a "[[rating]]"; its context holds the MT-Bench judge prompt.
+    judge = build_random_model_dir(
+        tmp_path / "judge", seed=1, **{**harness.MODEL_CONFIG, "max_position_embeddings": 4096}
+    )
+    files = harness.write_search_data(tmp_path / "data", model_dir, prompts=3)
+    db_path = tmp_path / "judged.db"
+    config = harness.write_config(
+        tmp_path / "judged.yaml", files, name="judged", db=db_path,
+        scorer={"kind": "judge", "judge": {"backend": "local", "model": str(judge), "max_tokens": 8}},
+        decoding={"max_tokens": 6},
+    )
+
+    result = invoke("run", str(config))
+
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit), result.exception  # a message, not a traceback
+    assert "no candidate of step 0 could be scored" in result.output
+    assert "all 3 evaluations failed, e.g. unparsable judgement" in result.output
+    db = SearchDb(db_path, "judged")
+    assert db.status() == "failed" and db.lease_owner() is None
+    assert db.evaluation_count() == 3 and set(db.evaluations().values()) == {None}
+    [base] = db.candidates()
+    assert base[4] == "failed" and base[8].startswith("all 3 evaluations failed, e.g. unparsable judgement")
