@@ -10,8 +10,9 @@ Guarantees of ``Dispatcher.run``:
 * a unit whose actor died (or became unreachable) is re-queued on the first free live actor, and the
   death is counted and logged; an engine error is retried until the unit has had ``max_attempts``
   attempts (a ``ContextLengthError`` is not retried), then the unit is yielded as failed;
-* if every actor is gone for good, ``NoLiveActorsError`` is raised after everything that finished
-  was yielded; the units not yielded are named in the message.
+* an actor that died for good, or is not back within ``recovery_timeout_s``, leaves the pool; if none
+  is left, ``NoLiveActorsError`` is raised after everything that finished was yielded, naming the
+  units not yielded.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any, Literal
+
+import ray
+from ray.exceptions import ActorDiedError, RayActorError, RayError, RayTaskError
 
 from workers.actor import ActorCounters, ActorOptions, EngineFactory, RunReply, explain_unplaceable
 from workers.errors import ContextLengthError, EngineError, WorkerError
@@ -36,7 +40,7 @@ class PlacementError(WorkerError):
 
 
 class NoLiveActorsError(WorkerError):
-    """Every engine actor of a dispatcher died for good while units were still queued."""
+    """Every engine actor of a dispatcher was removed from its pool while units were still to do."""
 
 
 @dataclass(frozen=True)
@@ -44,7 +48,7 @@ class DispatchStats:
     """Totals over a dispatcher's lifetime (take two snapshots and subtract for one ``run``).
 
     ``retries`` counts re-dispatches after a failed attempt; ``actor_deaths`` counts attempts lost
-    because their actor died or became unreachable (including restarts Ray handled by itself);
+    because their actor died or became unreachable, and restarts seen in replies (Ray's own retries);
     ``actors_lost`` counts actors removed from the pool for good. Token totals sum the engines' call
     stats of successful units (warming is not included).
     """
@@ -68,7 +72,13 @@ SlotState = Literal["idle", "busy", "probing", "waiting", "gone"]
 
 @dataclass
 class _Slot:
-    """The dispatcher's view of one actor (mutable bookkeeping, private)."""
+    """The dispatcher's view of one actor (mutable bookkeeping, private).
+
+    States: ``idle`` (free for a unit), ``busy`` (one unit in flight), ``waiting`` (an attempt was lost
+    with the actor; a probe is due at ``probe_after``), ``probing`` (a ``load()`` probe in flight: it
+    returns once the restarted actor has its engine again), ``gone`` (removed from the pool). An actor
+    still waiting or probing ``recovery_timeout_s`` after it failed is removed.
+    """
 
     name: str
     handle: Any
@@ -76,6 +86,7 @@ class _Slot:
     state: SlotState = "idle"
     warmed_prefix: tuple[int, ...] | None = None
     probe_after: float = 0.0
+    failed_at: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -95,8 +106,10 @@ class Dispatcher:
 
     The constructor starts the actors and waits up to ``placement_timeout_s`` for Ray to place them
     (``PlacementError`` names the resources no node offers), then up to ``load_timeout_s`` (``None``:
-    no limit) for their engines to load (``EngineError`` names the actor and the cause). ``close()``,
-    or leaving the ``with`` block, shuts the engines down and kills the actors.
+    no limit) for their engines to load (``EngineError`` names the actor and the cause). An actor that
+    failed and is not back with its engine within ``recovery_timeout_s`` (e.g. Ray cannot place its
+    restart after a node died) is removed from the pool, so a run never waits on it forever.
+    ``close()``, or leaving the ``with`` block, shuts the engines down and kills the actors.
     ``engine_factory`` replaces ``create_engine`` inside the actors (it must be picklable).
     """
 
@@ -109,18 +122,18 @@ class Dispatcher:
         max_attempts: int = 3,
         placement_timeout_s: float = 60.0,
         load_timeout_s: float | None = None,
+        recovery_timeout_s: float = 600.0,
         probe_interval_s: float = 1.0,
         close_timeout_s: float = 10.0,
         engine_factory: EngineFactory | None = None,
     ) -> None:
-        import ray
-
         if num_actors < 1:
             raise ValueError(f"num_actors must be >= 1, got {num_actors}")
         if max_attempts < 1:
             raise ValueError(f"max_attempts must be >= 1, got {max_attempts}")
-        if not placement_timeout_s > 0:
-            raise ValueError(f"placement_timeout_s must be > 0, got {placement_timeout_s}")
+        for name, value in (("placement_timeout_s", placement_timeout_s), ("recovery_timeout_s", recovery_timeout_s)):
+            if not value > 0:
+                raise ValueError(f"{name} must be > 0, got {value}")
         if not ray.is_initialized():
             raise WorkerError(
                 "Ray is not initialised: call ray.init(...) (or ray.init(address=...)) before creating a Dispatcher"
@@ -128,6 +141,7 @@ class Dispatcher:
         self._spec = spec
         self._options = actor_options or ActorOptions()
         self._max_attempts = max_attempts
+        self._recovery_timeout_s = recovery_timeout_s
         self._probe_interval_s = probe_interval_s
         self._close_timeout_s = close_timeout_s
         self._stats = DispatchStats()
@@ -157,8 +171,6 @@ class Dispatcher:
 
     def actor_counters(self) -> dict[str, ActorCounters]:
         """Each live actor's own counters (waits for the unit an actor may be running)."""
-        import ray
-
         live = [slot for slot in self._slots if slot.state != "gone"]
         return dict(zip([s.name for s in live], ray.get([s.handle.counters.remote() for s in live]), strict=True))
 
@@ -185,8 +197,6 @@ class Dispatcher:
 
         ``ray.kill`` is asynchronous: the actor processes end within moments after this returns.
         """
-        import ray
-
         if self._closed:
             return
         self._closed = True
@@ -206,8 +216,6 @@ class Dispatcher:
     # -- start-up ---------------------------------------------------------------------------------
 
     def _await_placement(self, timeout_s: float) -> None:
-        import ray
-
         refs = {slot.handle.ready.remote(): slot for slot in self._slots}
         done, not_done = ray.wait(list(refs), num_returns=len(refs), timeout=timeout_s)
         if not_done:
@@ -227,8 +235,6 @@ class Dispatcher:
         logger.info("%d engine actor(s) placed, each with %s", len(refs), _fmt(self._options.demand()))
 
     def _await_engines(self, timeout_s: float | None) -> None:
-        import ray
-
         started = time.monotonic()
         refs = {slot.handle.load.remote(): slot for slot in self._slots}
         done, not_done = ray.wait(list(refs), num_returns=len(refs), timeout=timeout_s)
@@ -250,9 +256,6 @@ class Dispatcher:
         )
 
     def _get_or_raise(self, ref: Any, slot: _Slot, what: str) -> str:
-        import ray
-        from ray.exceptions import RayError
-
         try:
             return ray.get(ref)
         except RayError as err:
@@ -264,8 +267,6 @@ class Dispatcher:
     # -- the queue --------------------------------------------------------------------------------
 
     def _drive(self, todo: list[WorkUnit]) -> Iterator[UnitResult]:
-        import ray
-
         if self._running:
             raise WorkerError("Dispatcher.run is already in progress; finish or close that iterator first")
         self._running = True
@@ -280,14 +281,14 @@ class Dispatcher:
             while unfinished:
                 self._assign(pending, attempts, inflight)
                 if not inflight:
-                    if not self._wait_for_probe_time():
+                    if not self._sleep_until_next_check():
                         raise NoLiveActorsError(
-                            f"every engine actor died for good ({self._stats.actors_lost} lost) with "
-                            f"{len(unfinished)} unit(s) not done: {sorted(unfinished)}; "
-                            "check the actor logs and the cluster, then run the missing units again"
+                            f"no engine actor is left ({self._stats.actors_lost} removed: dead for good, or not "
+                            f"back within recovery_timeout_s) with {len(unfinished)} unit(s) not done: "
+                            f"{sorted(unfinished)}; check the actor logs and the cluster, then run them again"
                         )
                     continue
-                ready, _ = ray.wait(list(inflight), num_returns=1, timeout=self._next_probe_in())
+                ready, _ = ray.wait(list(inflight), num_returns=1, timeout=self._next_check_in())
                 outcomes = []
                 for ref in ready:
                     call = inflight.pop(ref)
@@ -322,6 +323,7 @@ class Dispatcher:
 
     def _assign(self, pending: deque[WorkUnit], attempts: dict[str, int], inflight: dict) -> None:
         now = time.monotonic()
+        self._expire_recoveries(now, inflight)
         for slot in self._slots:
             if slot.state == "waiting" and now >= slot.probe_after:
                 inflight[slot.handle.load.remote()] = _Probe(slot)
@@ -339,9 +341,6 @@ class Dispatcher:
 
     def _finish_run(self, ref: Any, call: _RunCall, attempt: int) -> UnitResult | None:
         """The unit's ``UnitResult``, or ``None`` when it goes back to the queue."""
-        import ray
-        from ray.exceptions import RayError, RayTaskError
-
         slot, unit = call.slot, call.unit
         try:
             reply: RunReply = ray.get(ref)
@@ -355,17 +354,7 @@ class Dispatcher:
         slot.state = "idle"
         self._check_warm(call)
         if reply.incarnation != slot.incarnation:
-            logger.warning(
-                "unit %s: actor %s was restarted (%s -> %s) and Ray re-ran the unit by itself",
-                unit.unit_id,
-                slot.name,
-                slot.incarnation,
-                reply.incarnation,
-            )
-            self._bump(actor_deaths=1, retries=1)
-            attempt += 1
-            slot.incarnation = reply.incarnation
-            slot.warmed_prefix = None
+            attempt += self._note_restart(slot, unit, reply.incarnation)
         stats = reply.result.stats
         self._bump(
             units_done=1,
@@ -375,11 +364,27 @@ class Dispatcher:
         )
         return UnitResult(unit.unit_id, True, reply.result, None, attempt, slot.name)
 
+    def _note_restart(self, slot: _Slot, unit: WorkUnit, incarnation: str) -> int:
+        """A reply came from a new incarnation of the actor: count the death; 1 if Ray re-ran the unit.
+
+        With ``max_task_retries == 0`` Ray re-runs nothing, so the actor restarted while idle. Otherwise
+        Ray re-sent the unit to the restarted actor, which counts as one more attempt.
+        """
+        rerun = self._options.max_task_retries != 0
+        logger.warning(
+            "actor %s was restarted (%s -> %s)%s",
+            slot.name,
+            slot.incarnation,
+            incarnation,
+            f" and Ray re-ran unit {unit.unit_id} on it" if rerun else " while idle",
+        )
+        self._bump(actor_deaths=1, retries=int(rerun))
+        slot.incarnation = incarnation
+        slot.warmed_prefix = None
+        return int(rerun)
+
     def _check_warm(self, call: _RunCall) -> None:
         """Log a failed warm call (it never changes results) and warm again next time."""
-        import ray
-        from ray.exceptions import RayError
-
         if call.warm_ref is None:
             return
         try:
@@ -410,14 +415,13 @@ class Dispatcher:
         """The actor of an in-flight unit died or is unreachable: probe it before using it again."""
         self._bump(actor_deaths=1)
         slot.state = "waiting"
-        slot.probe_after = time.monotonic()
+        slot.failed_at = slot.probe_after = time.monotonic()
         slot.warmed_prefix = None
         logger.warning("actor %s (%s) failed: %s", slot.name, slot.incarnation, _describe(err))
 
     def _finish_probe(self, ref: Any, slot: _Slot) -> None:
-        import ray
-        from ray.exceptions import ActorDiedError, RayActorError, RayTaskError
-
+        if slot.state == "gone":  # removed while the probe was in flight
+            return
         try:
             incarnation = ray.get(ref)
         except ActorDiedError as err:
@@ -439,13 +443,26 @@ class Dispatcher:
         self._bump(actors_lost=1)
         logger.error("actor %s removed from the pool, %s; %d actor(s) left", slot.name, why, len(self.actors))
 
-    def _next_probe_in(self) -> float | None:
-        times = [slot.probe_after for slot in self._slots if slot.state == "waiting"]
-        return max(0.0, min(times) - time.monotonic()) if times else None
+    def _expire_recoveries(self, now: float, inflight: dict) -> None:
+        """Remove the actors that failed and did not come back within ``recovery_timeout_s``."""
+        for slot in self._slots:
+            if slot.state in ("waiting", "probing") and now - slot.failed_at >= self._recovery_timeout_s:
+                self._drop(slot, f"it was not back within {self._recovery_timeout_s:g} s (recovery_timeout_s)")
+                ray.kill(slot.handle, no_restart=True)
+        for ref in [ref for ref, call in inflight.items() if isinstance(call, _Probe) and call.slot.state == "gone"]:
+            del inflight[ref]
 
-    def _wait_for_probe_time(self) -> bool:
-        """Sleep until the next actor probe is due; ``False`` if no actor is waiting for one."""
-        delay = self._next_probe_in()
+    def _next_check_in(self) -> float | None:
+        """Seconds until a probe or a recovery timeout is due; ``None`` if no actor is recovering."""
+        due = [slot.probe_after for slot in self._slots if slot.state == "waiting"]
+        due += [
+            slot.failed_at + self._recovery_timeout_s for slot in self._slots if slot.state in ("waiting", "probing")
+        ]
+        return max(0.0, min(due) - time.monotonic()) if due else None
+
+    def _sleep_until_next_check(self) -> bool:
+        """Sleep until a probe or recovery timeout is due; ``False`` if no actor is recovering."""
+        delay = self._next_check_in()
         if delay is None:
             return False
         time.sleep(delay)
@@ -468,8 +485,6 @@ class Dispatcher:
             logger.warning("run closed early: %d unit(s) already sent run to their end, their results discarded", runs)
 
     def _kill_all(self) -> None:
-        import ray
-
         for slot in self._slots:
             ray.kill(slot.handle, no_restart=True)
             slot.state = "gone"
@@ -490,8 +505,6 @@ def _take(pending: deque[WorkUnit], warmed_prefix: tuple[int, ...] | None) -> Wo
 
 def _describe(err: BaseException) -> str:
     """``Type: message`` of the error a task raised (unwrapping Ray's wrapper), on one line."""
-    from ray.exceptions import RayTaskError
-
     cause = err.cause if isinstance(err, RayTaskError) and err.cause is not None else err
     text = str(cause).strip().splitlines()
     return f"{type(cause).__name__}: {text[0] if text else ''}"

@@ -290,23 +290,31 @@ def test_an_actor_killed_mid_unit_costs_nothing_and_is_reported(
     assert_same_output(retried[0].result, run_locally(local_engine, unit))
 
 
-def test_when_every_actor_is_dead_for_good_the_unfinished_units_are_named(ray_local, spec):
+@pytest.mark.parametrize(
+    ("max_restarts", "recovery_timeout_s"),
+    [(0, 600.0), (1, 0.5)],
+    ids=["dead-for-good", "restart-slower-than-the-recovery-timeout"],
+)
+def test_when_no_actor_is_left_the_unfinished_units_are_named(ray_local, spec, max_restarts, recovery_timeout_s):
     units = make_units(4, leaves=60, target=60, seed=3)
-    options = ActorOptions(num_cpus=0.5, max_restarts=0)
+    options = ActorOptions(num_cpus=0.5, max_restarts=max_restarts)
 
-    with Dispatcher(spec, 1, actor_options=options) as dispatcher:
+    with Dispatcher(spec, 1, actor_options=options, recovery_timeout_s=recovery_timeout_s) as dispatcher:
         pid = ray.get(dispatcher.actors["engine-0"].pid.remote())
         iterator = dispatcher.run(units)
         results = [next(iterator)]
         os.kill(pid, signal.SIGKILL)  # while it runs u1, sent before u0 was yielded
+        started = time.monotonic()
         with pytest.raises(NoLiveActorsError) as caught:
             for result in iterator:
                 results.append(result)
+        waited = time.monotonic() - started
         stats = dispatcher.stats
 
     assert [r.unit_id for r in results] == ["u0"] and results[0].ok
     assert "with 3 unit(s) not done: ['u1', 'u2', 'u3']" in str(caught.value)
     assert stats.actor_deaths == 1 and stats.actors_lost == 1 and dispatcher.actors == {}
+    assert waited < 30.0  # a restart that takes too long (here: reloading the engine) is not waited for
 
 
 # -- placement --------------------------------------------------------------------------------------
