@@ -51,8 +51,9 @@ ENGINE_OPTIONS = {"block_size": BLOCK_SIZE, "enforce_eager": True}  # eager: no 
 SCORE_TOLERANCE = 1e-4
 """Largest allowed |vLLM - transformers| per target log-probability (fp32). Both run the same weights in fp32 but
 with different kernels (vLLM's paged attention and fused RMSNorm/SiLU vs eager PyTorch) and so a different
-accumulation order; measured here: at most 7.2e-6 over 90 values (logged by the equality test). 1e-4 leaves margin for other
-CPUs and GPUs while still catching any real error (a wrong row or position shifts values by ~0.1 or more)."""
+accumulation order; measured here: at most 7.2e-6 over 90 values (logged by the equality test). 1e-4 leaves
+margin for other CPUs and GPUs while still catching any real error (a wrong row or position shifts values by
+~0.1 or more)."""
 
 CACHE_SHARE_FLOOR = 0.9
 UNFINISHED_CHARACTER = "\ufffd"
