@@ -15,12 +15,15 @@ re-runs the lost call on the restarted actor by itself; every reply carries the 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import socket
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+import torch
 
 from workers.engine import Engine
 from workers.spec import EngineSpec
@@ -36,8 +39,8 @@ EngineFactory = Callable[[EngineSpec], Engine]
 class ActorOptions:
     """Resources and fault-tolerance settings of every engine actor of a dispatcher.
 
-    ``num_cpus`` also sets the actor's thread count: Ray exports ``OMP_NUM_THREADS = max(1,
-    floor(num_cpus))`` in the actor process, which torch follows. ``resources`` are custom resources
+    ``cpu_threads`` is the actor's torch thread count; ``None`` means ``max(1, floor(num_cpus))``, so
+    actors never oversubscribe the CPUs they asked for. ``resources`` are custom resources
     (e.g. ``{"gpu_slot": 1}``). ``max_restarts`` is how often Ray restarts a dead actor (-1: without
     limit); ``max_task_retries`` is how often Ray itself re-runs a call lost with its actor (see the
     module docstring; 0 leaves retrying to the dispatcher). ``runtime_env`` and ``extra`` (any other
@@ -49,6 +52,7 @@ class ActorOptions:
     resources: Mapping[str, float] = field(default_factory=dict)
     max_restarts: int = 1
     max_task_retries: int = 0
+    cpu_threads: int | None = None
     runtime_env: Mapping[str, Any] | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -63,6 +67,8 @@ class ActorOptions:
                 f"max_restarts and max_task_retries must be >= -1 (-1: no limit), "
                 f"got {self.max_restarts} and {self.max_task_retries}"
             )
+        if self.cpu_threads is not None and self.cpu_threads < 1:
+            raise ValueError(f"cpu_threads must be >= 1 (or None: follow num_cpus), got {self.cpu_threads}")
         object.__setattr__(self, "resources", dict(self.resources))
         object.__setattr__(self, "extra", dict(self.extra))
 
@@ -70,6 +76,10 @@ class ActorOptions:
         """What one actor asks of the node it runs on, in Ray's resource names."""
         wanted = {"CPU": float(self.num_cpus), "GPU": float(self.num_gpus), **self.resources}
         return {name: amount for name, amount in wanted.items() if amount > 0}
+
+    def threads(self) -> int:
+        """The torch thread count of each actor."""
+        return self.cpu_threads if self.cpu_threads is not None else max(1, math.floor(self.num_cpus))
 
     def remote_class(self):
         """``EngineActor`` as a Ray actor class with these options applied."""
@@ -106,10 +116,13 @@ class ActorCounters:
     engine_loads: int
     warm_calls: int
     units_run: int
+    torch_threads: int
 
 
 class EngineActor:
     """Hosts one engine built from ``spec`` (by ``engine_factory``, default ``create_engine``).
+
+    ``threads`` sets torch's thread count in the actor process before any engine is built.
 
     Contract (calls run one at a time, in the order one caller submitted them):
     * ``ready()`` returns at once with the incarnation id: the actor was placed and started.
@@ -121,7 +134,11 @@ class EngineActor:
       would rebuild the engine on the next call.
     """
 
-    def __init__(self, spec: EngineSpec, engine_factory: EngineFactory | None = None) -> None:
+    def __init__(
+        self, spec: EngineSpec, engine_factory: EngineFactory | None = None, *, threads: int | None = None
+    ) -> None:
+        if threads is not None:
+            torch.set_num_threads(threads)
         self._spec = spec
         self._factory = engine_factory
         self._engine: Engine | None = None
@@ -161,6 +178,7 @@ class EngineActor:
             engine_loads=self._engine_loads,
             warm_calls=self._warm_calls,
             units_run=self._units_run,
+            torch_threads=torch.get_num_threads(),
         )
 
     def shutdown(self) -> None:

@@ -149,7 +149,8 @@ class Dispatcher:
         self._closed = False
         remote_class = self._options.remote_class()
         self._slots = [
-            _Slot(name=f"engine-{i}", handle=remote_class.remote(spec, engine_factory)) for i in range(num_actors)
+            _Slot(name=f"engine-{i}", handle=remote_class.remote(spec, engine_factory, threads=self._options.threads()))
+            for i in range(num_actors)
         ]
         try:
             self._await_placement(placement_timeout_s)
@@ -170,7 +171,10 @@ class Dispatcher:
         return {slot.name: slot.handle for slot in self._slots if slot.state != "gone"}
 
     def actor_counters(self) -> dict[str, ActorCounters]:
-        """Each live actor's own counters (waits for the unit an actor may be running)."""
+        """Each live actor's own counters (waits for the unit an actor may be running).
+
+        Raises ``ray.exceptions.ActorUnavailableError`` while an actor is restarting.
+        """
         live = [slot for slot in self._slots if slot.state != "gone"]
         return dict(zip([s.name for s in live], ray.get([s.handle.counters.remote() for s in live]), strict=True))
 

@@ -75,6 +75,8 @@ def test_actor_options_name_what_an_actor_asks_for():
     options = ActorOptions(num_cpus=0.5, num_gpus=1, resources={"node_a": 1})
     assert options.demand() == {"CPU": 0.5, "GPU": 1.0, "node_a": 1}
     assert ActorOptions(num_cpus=0).demand() == {}
+    assert [ActorOptions(num_cpus=n).threads() for n in (0, 0.5, 3.7)] == [1, 1, 3]
+    assert ActorOptions(num_cpus=4, cpu_threads=2).threads() == 2
 
 
 @pytest.mark.parametrize(
@@ -84,6 +86,7 @@ def test_actor_options_name_what_an_actor_asks_for():
         (dict(resources={"GPU": 1}), "custom names"),
         (dict(resources={"slot": 0}), "amounts > 0"),
         (dict(max_restarts=-2), "max_restarts and max_task_retries must be >= -1"),
+        (dict(cpu_threads=0), "cpu_threads must be >= 1"),
     ],
 )
 def test_actor_options_reject_bad_values(kwargs, message):

@@ -115,6 +115,18 @@ def assert_each_once(results: Sequence[UnitResult], units: Sequence[WorkUnit]) -
     assert counts == Counter(u.unit_id for u in units), f"yielded {counts}"
 
 
+def pid_once_back(handle, timeout_s: float = 60.0) -> int:
+    """The actor's pid, asking again while Ray answers that it is restarting."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return ray.get(handle.pid.remote(), timeout=timeout_s)
+        except ray.exceptions.ActorUnavailableError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
 def wait_until_gone(pid: int, timeout_s: float = 15.0) -> bool:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -191,6 +203,7 @@ def test_every_unit_once_with_the_in_process_results_and_the_prefix_warmed_once_
     warms = {name: c.warm_calls - counters_before[name].warm_calls for name, c in counters.items()}
     assert warms == {"engine-0": 1, "engine-1": 1} and stats.prefix_warms == 2
     assert sum(c.units_run - counters_before[name].units_run for name, c in counters.items()) == len(units)
+    assert {c.torch_threads for c in counters.values()} == {1}  # half a CPU each: one thread
     for r in results:
         first = r.result.scores[0] if isinstance(r.result, ScoreResult) else r.result.generations[0]
         assert first.tokens.cached_tokens == PREFIX
@@ -278,7 +291,7 @@ def test_an_actor_killed_mid_unit_costs_nothing_and_is_reported(
         os.kill(old_pid, signal.SIGKILL)
         results += list(iterator)
         stats = dispatcher.stats
-        new_pid = dispatcher.actor_counters()["engine-0"].pid
+        new_pid = pid_once_back(dispatcher.actors["engine-0"])
 
     assert_each_once(results, units)
     assert all(r.ok for r in results)
