@@ -60,6 +60,6 @@ log "environment ready after $((SECONDS - lane_start)) s"
 
 tests_start=$SECONDS
 status=0
-"$VENV/bin/python" -m pytest -m vllm tests/workers -o log_cli=true --log-cli-level=INFO "$@" || status=$?
+"$VENV/bin/python" -m pytest -m vllm tests -o log_cli=true --log-cli-level=INFO "$@" || status=$?
 log "tests took $((SECONDS - tests_start)) s; lane took $((SECONDS - lane_start)) s; pytest exit status $status"
 exit "$status"
