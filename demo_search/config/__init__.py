@@ -19,6 +19,9 @@ A file looks like this (every section but ``name`` and ``data`` may be left out;
                seed: null}
     workers:  {count: 1, gpus_per_worker: 0, cpus_per_worker: 1}
     database: {url: "sqlite:///./demo_search.db"}
+    tuning:   {enabled: false, n_trials: 30, parallel_trials: null, seed: null, startup_trials: 10,
+               urial_settings: true, ranges: {temperature: {low: 0.0, high: 1.5}, top_p: {low: 0.5, high: 1.0},
+               repetition_penalty: {low: 1.0, high: 1.5}, top_k: null, max_tokens: null}}
 
 Entry points: :func:`load_config` (a file), :func:`load_config_text` (stored text), :func:`shortcut_overrides`
 (the CLI's ``--name`` / ``--db`` / ``--workers``), ``SearchConfig.fingerprint()`` and :func:`diff_fingerprints`
@@ -45,6 +48,8 @@ from demo_search.config.schema import (
     SearchConfig,
     StrategyConfig,
     TemplateConfig,
+    TuningConfig,
+    TuningRanges,
     WorkersConfig,
     default_database_url,
 )
@@ -68,6 +73,8 @@ __all__ = [
     "SearchConfig",
     "StrategyConfig",
     "TemplateConfig",
+    "TuningConfig",
+    "TuningRanges",
     "WorkersConfig",
     "apply_overrides",
     "compute_fingerprint",

@@ -15,8 +15,9 @@ path, each part the SHA-256 of the value's canonical JSON (sorted keys, no white
   stay fast to fingerprint). A hub id is fingerprinted by its text under ``"<key path> (hub id)"``.
 
 Excluded, because they do not change results or must change for a search to be extended or moved:
-``name``; ``database``; ``workers``; ``strategy.max_steps`` and ``strategy.budget`` (so a finished search can be
-continued with more steps or budget); ``model.batch_size`` and ``model.tensor_parallel_size`` (how work is
+``name``; ``database``; ``workers``; ``tuning`` (decoding tuning runs after the demonstration search and
+keeps its own study; it never changes the search's results); ``strategy.max_steps`` and ``strategy.budget`` (so a
+finished search can be continued with more steps or budget); ``model.batch_size`` and ``model.tensor_parallel_size`` (how work is
 spread); the sections of the scorers that ``scorer.kind`` does not select; and the judge's transport settings
 ``scorer.judge.base_url``, ``api_key_env``, ``timeout_s``, ``max_retries`` and ``concurrency``.
 
@@ -47,6 +48,7 @@ EXCLUDED = frozenset({
     "name",
     "database",
     "workers",
+    "tuning",
     "strategy.max_steps",
     "strategy.budget",
     "model.batch_size",

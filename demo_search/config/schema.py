@@ -16,7 +16,7 @@ import re
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictFloat, StrictInt, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, model_validator
 from pydantic_core import PydanticCustomError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -238,6 +238,90 @@ class DecodingConfig(Section):
     seed: NonNegativeInt | None = None
 
 
+class FloatRange(Section):
+    """A closed interval ``[low, high]`` of a real decoding parameter searched by ``tuning``."""
+
+    low: Annotated[StrictFloat, Field(allow_inf_nan=False)]
+    high: Annotated[StrictFloat, Field(allow_inf_nan=False)]
+
+
+class IntRange(Section):
+    """A closed interval ``[low, high]`` of an integer decoding parameter searched by ``tuning``."""
+
+    low: NonNegativeInt
+    high: NonNegativeInt
+
+
+_RANGE_FLOORS: dict[str, tuple[float, bool]] = {
+    "temperature": (0.0, True),
+    "top_p": (0.0, False),
+    "repetition_penalty": (0.0, False),
+    "top_k": (0, True),
+    "max_tokens": (1, True),
+}
+"""Per tunable parameter: the smallest allowed ``low`` and whether it is allowed itself (``DecodingParams``'s rules)."""
+
+
+class TuningRanges(Section):
+    """The decoding parameters ``tuning`` searches, each over ``{low, high}``; null leaves one at its
+    ``decoding`` value."""
+
+    temperature: FloatRange | None = Field(default_factory=lambda: FloatRange(low=0.0, high=1.5))
+    top_p: FloatRange | None = Field(default_factory=lambda: FloatRange(low=0.5, high=1.0))
+    repetition_penalty: FloatRange | None = Field(default_factory=lambda: FloatRange(low=1.0, high=1.5))
+    top_k: IntRange | None = Field(None, description="e.g. {low: 0, high: 100}; 0 disables top-k")
+    max_tokens: IntRange | None = Field(None, description="e.g. {low: 64, high: 512}")
+
+    @model_validator(mode="after")
+    def _ranges_are_valid(self) -> TuningRanges:
+        problems = []
+        for name, (bound, inclusive) in _RANGE_FLOORS.items():
+            interval = getattr(self, name)
+            if interval is None:
+                continue
+            path = f"tuning.ranges.{name}"
+            if interval.low < bound or (not inclusive and interval.low == bound):
+                problems.append(f"{path}.low must be {'>=' if inclusive else '>'} {bound:g}, got {interval.low:g}")
+            if interval.high <= interval.low:
+                problems.append(f"{path}.high must be > {path}.low ({interval.low:g}), got {interval.high:g}")
+        if self.top_p is not None and self.top_p.high > 1.0:
+            problems.append(f"tuning.ranges.top_p.high must be <= 1, got {self.top_p.high:g}")
+        if all(getattr(self, name) is None for name in _RANGE_FLOORS):
+            problems.append("tuning.ranges leaves every parameter out (all null); give at least one a {low, high}")
+        _cross_field(problems)
+        return self
+
+
+class TuningConfig(Section):
+    """Decoding-parameter tuning (Optuna, seeded TPE) of the best demonstration set on the held-out prompts.
+
+    The ``decoding`` section's values (and, with ``urial_settings``, URIAL's t=0 / rp=1.15 and t=0.5 / rp=1.0)
+    are the first trials, so the tuned parameters never score below them.
+    """
+
+    enabled: StrictBool = Field(False, description="tune automatically after the search finishes")
+    n_trials: PositiveInt = Field(30, description="completed trials the study ends with")
+    parallel_trials: PositiveInt | None = Field(
+        None, description="trials evaluated at once, one work unit each; null means workers.count"
+    )
+    seed: NonNegativeInt | None = Field(None, description="the sampler's seed; null means the search's seed")
+    startup_trials: NonNegativeInt = Field(10, description="completed trials before TPE stops sampling at random")
+    urial_settings: StrictBool = Field(True, description="also try URIAL's two decoding settings first")
+    ranges: TuningRanges = _section()
+
+    @property
+    def first_trials(self) -> int:
+        """How many trials are enqueued before any is sampled (at most: equal settings are tried once)."""
+        return 3 if self.urial_settings else 1
+
+    @model_validator(mode="after")
+    def _room_for_first_trials(self) -> TuningConfig:
+        if self.n_trials < self.first_trials:
+            what = "the decoding section's settings and URIAL's two" if self.urial_settings else "the decoding section's"
+            _cross_field([f"tuning.n_trials must be >= {self.first_trials} ({what} run first), got {self.n_trials}"])
+        return self
+
+
 class WorkersConfig(Section):
     """How many engine actors run, and what each one asks Ray for."""
 
@@ -270,6 +354,16 @@ class SearchConfig(Section):
     decoding: DecodingConfig = _section()
     workers: WorkersConfig = _section()
     database: DatabaseConfig = _section()
+    tuning: TuningConfig = _section()
+
+    @model_validator(mode="after")
+    def _tuning_needs_generation(self) -> SearchConfig:
+        if self.tuning.enabled and not self.scorer.generates:
+            _cross_field([
+                f"tuning.enabled is true but scorer.kind is {self.scorer.kind!r}, which scores log-likelihoods and "
+                "does not depend on decoding; use a generating scorer (match, judge, reward) or tuning.enabled: false"
+            ])
+        return self
 
     @model_validator(mode="after")
     def _placement_fits_model(self) -> SearchConfig:
