@@ -38,6 +38,7 @@ def _register() -> None:
     from demo_search.cli.database import db_app, list_searches
     from demo_search.cli.report import export, status
     from demo_search.cli.run import resume, run
+    from demo_search.cli.tune import tune
     from demo_search.cli.validate import validate
 
     app.command("validate")(validate)
@@ -45,6 +46,7 @@ def _register() -> None:
     app.command("resume")(resume)
     app.command("status")(status)
     app.command("export")(export)
+    app.command("tune")(tune)
     app.command("list")(list_searches)
     app.add_typer(db_app, name="db")
 

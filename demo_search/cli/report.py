@@ -12,6 +12,7 @@ from rich.table import Table
 from db import StoreError
 from demo_search.cli.console import console
 from demo_search.cli.database import DbOption, fail, open_store
+from demo_search.cli.tune import print_tuning_results
 from demo_search.cli.validate import print_error
 from demo_search.config import default_database_url
 from demo_search.errors import DemoSearchError
@@ -26,6 +27,7 @@ def print_trajectory(name: str, db_url: str) -> None:
             search = store.get_search(name)
             steps = store.steps(name)
             rows = [(s, store.candidates_of_step(name, s.step_index)) for s in steps]
+            tuning = store.tuning_results(name)
         except StoreError as error:
             raise fail(error) from None
     console.print(f"[bold]{search.name}[/] — {search.status.value}; {len(steps)} step(s) recorded")
@@ -48,6 +50,7 @@ def print_trajectory(name: str, db_url: str) -> None:
             count("failed"),
         )
     console.print(table)
+    print_tuning_results(tuning)
 
 
 def write_export(name: str, db_url: str, output: Path, fmt: Literal["json", "urial"]) -> None:
@@ -63,7 +66,7 @@ def write_export(name: str, db_url: str, output: Path, fmt: Literal["json", "uri
 
 
 def status(name: NameArg, db: DbOption = None) -> None:
-    """Show a search's trajectory: per step the chosen demonstration, score ± SE and runner-up."""
+    """Show a search's trajectory (per step the chosen demonstration, score ± SE and runner-up) and its tuning."""
     print_trajectory(name, db or default_database_url())
 
 

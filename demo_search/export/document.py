@@ -53,7 +53,11 @@ def demonstration_from_payload(payload: dict[str, Any]) -> Demonstration:
 
 
 def build_export(store: Store, name: str, *, tuned: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The export document of search ``name``, validated against the schema."""
+    """The export document of search ``name``, validated against the schema.
+
+    ``decoding.tuned`` is ``tuned`` when given, else the stored result of tuning this very prompt (rules and
+    demonstrations), if any (see ``demo-search tune``).
+    """
     search = store.get_search(name)
     steps = store.steps(name)
     if not steps:
@@ -68,6 +72,11 @@ def build_export(store: Store, name: str, *, tuned: dict[str, Any] | None = None
     position = config["template"]["position"]
     prompt_order = ordered_demonstrations(selected, (), fixed, position)
     step_of = {item_id: s.step_index for s in steps if (item_id := s.item_id) is not None}
+    if tuned is None:
+        from demo_search.tuning.results import export_section, tuned_for_prompt  # the tuning package reads exports
+
+        stored = tuned_for_prompt(store, name, search.rules, [demo.id for demo in prompt_order])
+        tuned = export_section(stored) if stored is not None else None
     template = UrialTemplate()
     document = {
         "format": FORMAT,

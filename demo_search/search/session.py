@@ -49,7 +49,8 @@ class RayOptions:
 def run_search(
     config: SearchConfig, *, progress: ProgressSink | None = None, ray_options: RayOptions = RayOptions()
 ) -> SearchOutcome:
-    """Create the search ``config.name`` (or continue it, if its configuration is unchanged) and run it."""
+    """Create the search ``config.name`` (or continue it, if its configuration is unchanged) and run it; then,
+    with ``tuning.enabled``, tune the decoding parameters of its best set (``demo_search.tuning``)."""
     install_commit_failpoint()
     inputs = load_inputs(config, tokenizer=load_tokenizer(config)).raise_if_errors()
     fingerprint = config.fingerprint()
@@ -76,7 +77,12 @@ def run_search(
                     + ["run it under a new name (--name), or restore the configuration and data it was started with"],
                 )
             logger.info("search %r exists (status %s): continuing it", config.name, existing.status.value)
-        return _drive(store, config, inputs, progress, ray_options)
+        outcome = _drive(store, config, inputs, progress, ray_options)
+    if config.tuning.enabled:
+        from demo_search.tuning.session import tune_after_search
+
+        tune_after_search(config, ray_options=ray_options)
+    return outcome
 
 
 def resume_search(
@@ -112,10 +118,10 @@ def _drive(
     decoding = config.to_decoding_params()
     stop = tuple(dict.fromkeys((*decoding.stop, *problem.template.stop_strings)))
     decoding = type(decoding)(**{**decoding.__dict__, "stop": stop})
-    with _lease(store, config.name) as check_lease:
+    with hold_lease(store, config.name) as check_lease:
         store.set_status(config.name, SearchStatus.RUNNING)
         try:
-            _init_ray(ray_options)
+            init_ray(ray_options)
             options = ActorOptions(num_cpus=config.workers.cpus_per_worker, num_gpus=config.workers.gpus_per_worker)
             with Dispatcher(
                 config.engine_spec(), config.workers.count, actor_options=options,
@@ -165,7 +171,8 @@ class _LeaseCheckedDispatcher:
             results.close()
 
 
-def _init_ray(options: RayOptions) -> None:
+def init_ray(options: RayOptions) -> None:
+    """Connect to ``options.address`` (else ``$RAY_ADDRESS``), else start a local Ray; nothing if already connected."""
     import ray
 
     if ray.is_initialized():
@@ -178,7 +185,7 @@ def _init_ray(options: RayOptions) -> None:
 
 
 @contextmanager
-def _lease(store: Store, name: str) -> Iterator[Callable[[], None]]:
+def hold_lease(store: Store, name: str) -> Iterator[Callable[[], None]]:
     """Hold the search's lease, renewed in the background; yields a check that raises once it is lost."""
     owner = default_lease_owner()
     try:

@@ -1,0 +1,125 @@
+"""The prompt a tuning study generates with: rules and demonstrations in prompt order, and the held-out prompts.
+
+Either a search's best demonstration set, read from the store (the chosen set of its last recorded step plus the
+fixed demonstrations stored with it, placed as the search placed them), or the demonstrations of an export
+document. The held-out prompts are always the search's own, from the store. Every trial's unit is the same prefix
+tree: the whole context is the shared prefix (cached once per actor), one empty branch, one leaf per prompt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from db import Store
+from demo_search.export.document import demonstration_from_payload, validate_export
+from demo_search.templates import (
+    InsertionPosition,
+    LaidOutBranch,
+    PromptTemplate,
+    StepLayout,
+    build_prefix_tree,
+    ordered_demonstrations,
+)
+from demo_search.tuning.errors import TuningError
+from demo_search.types import Demonstration, HeldOutPrompt, Turn
+from workers.tree import PrefixTree
+
+KEY_LENGTH = 12
+
+
+@dataclass(frozen=True)
+class TuningPrompt:
+    """Rules and demonstrations (prompt order) tuned for, the held-out prompts, and where they came from."""
+
+    rules: str
+    demonstrations: tuple[Demonstration, ...]
+    heldout: tuple[HeldOutPrompt, ...]
+    origin: str
+
+    @property
+    def demo_ids(self) -> tuple[str, ...]:
+        return tuple(demo.id for demo in self.demonstrations)
+
+    @cached_property
+    def key(self) -> str:
+        """What names the study of this prompt: see :func:`prompt_key`."""
+        return prompt_key(self.rules, self.demo_ids)
+
+    @cached_property
+    def prompts_by_id(self) -> dict[str, HeldOutPrompt]:
+        return {prompt.id: prompt for prompt in self.heldout}
+
+    def tree(self, template: PromptTemplate, tokenizer: Any) -> PrefixTree:
+        """Rules and every demonstration as the shared prefix, one empty branch (id ``key``), one leaf per prompt."""
+        layout = StepLayout(prefix=self.demonstrations, branches=(LaidOutBranch(self.key, ()),))
+        return build_prefix_tree(template, tokenizer, self.rules, layout, self.heldout, with_targets=False)
+
+
+def prompt_key(rules: str, demo_ids: Sequence[str]) -> str:
+    """A short hash of the rules and the demonstration ids in prompt order."""
+    text = json.dumps([rules, list(demo_ids)], ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:KEY_LENGTH]
+
+
+def best_set_prompt(store: Store, name: str, position: InsertionPosition) -> TuningPrompt:
+    """The best demonstration set of search ``name``: the chosen set of its last recorded step, with its fixed
+    demonstrations at ``position``."""
+    search = store.get_search(name)
+    steps = store.steps(name)
+    if not steps:
+        raise TuningError(
+            f"search {name!r} has no recorded step yet, so it has no best demonstration set to tune for",
+            [f"run or resume it (`demo-search resume {name}`) until its base set is scored, or pass --from-export"],
+        )
+    last = steps[-1]
+    chosen = next(c for c in store.candidates_of_step(name, last.step_index) if c.set_key == last.set_key)
+    pool = {item.item_id: demonstration_from_payload(dict(item.payload)) for item in store.pool_items(name)}
+    selected = tuple(pool[demo_id] for demo_id in chosen.demo_ids)
+    fixed = tuple(demonstration_from_payload(dict(payload)) for payload in search.fixed_demos)
+    return TuningPrompt(
+        rules=search.rules,
+        demonstrations=ordered_demonstrations(selected, (), fixed, position),
+        heldout=heldout_prompts(store, name),
+        origin=f"the best set of search {name!r} (step {last.step_index}, score {last.score:.4f})",
+    )
+
+
+def export_prompt(document: Mapping[str, Any], store: Store, name: str, *, source: str) -> TuningPrompt:
+    """The rules and demonstrations of an export document (validated against the export schema), with the
+    held-out prompts of search ``name``; ``source`` names the document in messages."""
+    validate_export(dict(document))
+    return TuningPrompt(
+        rules=document["template"]["rules"],
+        demonstrations=tuple(demonstration_from_payload(demo) for demo in document["demonstrations"]),
+        heldout=heldout_prompts(store, name),
+        origin=f"the demonstrations of {source} (exported from search {document['search']['name']!r})",
+    )
+
+
+def heldout_prompts(store: Store, name: str) -> tuple[HeldOutPrompt, ...]:
+    """The held-out prompts stored with search ``name``, in file order."""
+    prompts = tuple(heldout_from_payload(dict(item.payload)) for item in store.heldout_prompts(name))
+    if not prompts:
+        raise TuningError(f"search {name!r} has no held-out prompts stored", ["tuning scores trials on them"])
+    return prompts
+
+
+def heldout_from_payload(payload: Mapping[str, Any]) -> HeldOutPrompt:
+    """A held-out prompt from its stored JSON (``dataclasses.asdict`` of a ``HeldOutPrompt``)."""
+    history = tuple(Turn(turn["query"], turn["answer"]) for turn in payload.get("history", ()))
+    return HeldOutPrompt(
+        id=payload["id"],
+        query=payload["query"],
+        reference=payload.get("reference"),
+        history=history,
+        category=payload.get("category"),
+        source=payload.get("source", ""),
+    )
+
+
+__all__ = ["TuningPrompt", "best_set_prompt", "prompt_key", "export_prompt", "heldout_from_payload", "heldout_prompts"]
