@@ -115,11 +115,11 @@ def test_a_poor_start_is_improved_and_never_undercut(tmp_path: Path, ray_address
 
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def test_a_killed_study_resumes_to_exactly_n_trials(
-    backend: str, tmp_path: Path, request: pytest.FixtureRequest, ray_address: str
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest, ray_address: str, model_dir: Path
 ) -> None:
     url = harness.sqlite_url(tmp_path / "search.db") if backend == "sqlite" else request.getfixturevalue("postgres_url")
     task = planted.write_task(
-        tmp_path, planted.any_model(tmp_path), name="crash", database_url=url,
+        tmp_path, model_dir, name="crash", database_url=url,
         tuning={"enabled": True, "n_trials": N_TRIALS, "parallel_trials": 2, "seed": 0},
         decoding={"temperature": 0.0},  # the search's own answers are stored: keep them deterministic
     )
@@ -154,18 +154,3 @@ def test_a_killed_study_resumes_to_exactly_n_trials(
     assert len(the_study(url, "crash").trials) == len(trials)
     status = CliRunner().invoke(app, ["status", "crash", "--db", url], env=WIDE)
     assert f"decoding tuning study {result.study_name}: {N_TRIALS} completed trial(s)" in status.output
-
-
-def test_loglik_searches_have_nothing_to_tune(tmp_path: Path) -> None:
-    url = harness.sqlite_url(tmp_path / "search.db")
-    task = planted.write_task(tmp_path, planted.any_model(tmp_path), name="scores", database_url=url, tuning={})
-    config = load_config(task.config, ("scorer.kind=loglik",))
-    with Store.open(url) as store:
-        store.create_search("scores", config=json.loads(config.model_dump_json()), fingerprint="f",
-                            fingerprint_parts={})
-
-    refused = tune_in_process("scores", url)
-
-    assert refused.exit_code == 2, refused.output
-    assert "search 'scores' scores with 'loglik': decoding parameters do not matter" in refused.output
-    assert optuna.get_all_study_names(storage=url) == []
