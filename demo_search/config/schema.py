@@ -310,15 +310,16 @@ class TuningConfig(Section):
     ranges: TuningRanges = _section()
 
     @property
-    def first_trials(self) -> int:
-        """How many trials are enqueued before any is sampled (at most: equal settings are tried once)."""
+    def enqueued_trials(self) -> int:
+        """How many settings are tried before any is sampled (at most: equal settings are tried once)."""
         return 3 if self.urial_settings else 1
 
     @model_validator(mode="after")
-    def _room_for_first_trials(self) -> TuningConfig:
-        if self.n_trials < self.first_trials:
-            what = "the decoding section's settings and URIAL's two" if self.urial_settings else "the decoding section's"
-            _cross_field([f"tuning.n_trials must be >= {self.first_trials} ({what} run first), got {self.n_trials}"])
+    def _room_for_enqueued_trials(self) -> TuningConfig:
+        if self.n_trials < self.enqueued_trials:
+            what = ("the decoding section's settings and URIAL's two" if self.urial_settings
+                    else "the decoding section's")
+            _cross_field([f"tuning.n_trials must be >= {self.enqueued_trials} ({what} run first), got {self.n_trials}"])
         return self
 
 

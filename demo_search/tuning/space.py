@@ -103,7 +103,8 @@ class SearchSpace:
         earlier run that tuned other parameters still reads back)."""
         unknown = sorted(set(params) - set(TUNABLE))
         if unknown:
-            raise ValueError(f"not decoding parameters tuning knows: {', '.join(unknown)} (known: {', '.join(TUNABLE)})")
+            known = ", ".join(TUNABLE)
+            raise ValueError(f"not decoding parameters tuning knows: {', '.join(unknown)} (known: {known})")
         return dataclasses.replace(self.base, **params)
 
     def first_trials(self, *, urial_settings: bool) -> tuple[FirstTrial, ...]:
@@ -115,7 +116,8 @@ class SearchSpace:
             params = {r.name: r.cast(overrides.get(r.name, getattr(self.base, r.name))) for r in self.ranges}
             same = next((t for t in trials if t.params == params), None)
             if same is not None:
-                logger.info("the %s setting equals the %s setting on the tuned parameters: tried once", label, same.label)
+                logger.info("the %s setting equals the %s setting on the tuned parameters: tried once", label,
+                            same.label)
                 continue
             outside = [f"{r.name}={params[r.name]:g} not in [{r.low:g}, {r.high:g}]" for r in self.ranges
                        if not r.contains(params[r.name])]

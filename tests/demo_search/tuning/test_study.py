@@ -99,7 +99,8 @@ def test_importances_say_why_they_are_missing(database_url: str) -> None:
 
 def test_importances_rank_the_parameter_that_decides_the_score(database_url: str) -> None:
     def objective(trial: optuna.Trial) -> float:
-        return -((trial.suggest_float("temperature", 0.0, 1.5) - 0.2) ** 2) + 0.001 * trial.suggest_float("top_p", 0.5, 1.0)
+        temperature = trial.suggest_float("temperature", 0.0, 1.5)
+        return -((temperature - 0.2) ** 2) + 0.001 * trial.suggest_float("top_p", 0.5, 1.0)
 
     with open_study(database_url, NAME, seed=0, startup_trials=16) as study:  # all sampled at random
         study.optimize(objective, n_trials=16)

@@ -51,7 +51,9 @@ def test_a_search_without_a_step_has_no_best_set_yet(tmp_path: Path, model_dir: 
 
 
 def test_only_tuning_keys_of_a_stored_search_can_be_changed(tmp_path: Path, model_dir: Path) -> None:
-    refused = tune("fresh", "--db", stored_search(tmp_path, model_dir), "--set", "decoding.temperature=0", "--trials", "5")
+    url = stored_search(tmp_path, model_dir)
+
+    refused = tune("fresh", "--db", url, "--set", "decoding.temperature=0", "--trials", "5")
 
     assert refused.exit_code == 1
     assert "only tuning.* keys of a stored search can be changed" in refused.output

@@ -78,7 +78,8 @@ def test_a_written_section_is_read_with_integer_ranges(workspace: Path) -> None:
     [
         ("tuning: {ranges: {temperature: {low: 1.0, high: 0.5}}}",
          "tuning.ranges.temperature.high must be > tuning.ranges.temperature.low (1), got 0.5"),
-        ("tuning: {ranges: {temperature: {low: -0.5, high: 1.0}}}", "tuning.ranges.temperature.low must be >= 0, got -0.5"),
+        ("tuning: {ranges: {temperature: {low: -0.5, high: 1.0}}}",
+         "tuning.ranges.temperature.low must be >= 0, got -0.5"),
         ("tuning: {ranges: {top_p: {low: 0.5, high: 1.5}}}", "tuning.ranges.top_p.high must be <= 1, got 1.5"),
         ("tuning: {ranges: {repetition_penalty: {low: 0.0, high: 1.2}}}",
          "tuning.ranges.repetition_penalty.low must be > 0, got 0"),

@@ -112,6 +112,21 @@ def test_a_poor_start_is_improved_and_never_undercut(tmp_path: Path, ray_address
         engine.close()
     assert tuned_rate - poor_rate >= 0.2, (tuned_rate, poor_rate)
 
+    # An export's demonstrations (here with the first one dropped) get their own study on the same search.
+    edited = {**document, "demonstrations": document["demonstrations"][1:]}
+    (tmp_path / "edited.json").write_text(json.dumps(edited), encoding="utf-8")
+    other = CliRunner().invoke(
+        app, ["tune", "improve", "--db", url, "--from-export", str(tmp_path / "edited.json"), "--trials", "3"], env=WIDE
+    )
+    assert other.exit_code == 0, other.output
+    assert f"tuned the demonstrations of {tmp_path / 'edited.json'}" in other.output
+    with Store.open(url, create=False) as store:
+        results = {r.study_name: r for r in store.tuning_results("improve")}
+        assert build_export(store, "improve")["decoding"]["tuned"]["n_trials"] == 10  # still the best set's study
+    assert len(results) == 2 and results[result.study_name] == result
+    [from_export] = [r for r in results.values() if r.study_name != result.study_name]
+    assert (from_export.n_trials, from_export.demo_ids) == (3, tuple(d["id"] for d in edited["demonstrations"]))
+
 
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def test_a_killed_study_resumes_to_exactly_n_trials(
