@@ -90,6 +90,10 @@ def print_outcome(outcome: TuningOutcome) -> None:
         console.print(f"  {label:<12} score {trial.score:.4f}{error} (trial {trial.number})  {params}", markup=False)
     if baseline is not None:
         console.print(f"  improvement  {best.score - baseline.score:+.4f}", markup=False)
+    if outcome.trials_run:
+        total = outcome.computed_tokens + outcome.cached_tokens
+        console.print(f"  tokens       computed {outcome.computed_tokens:,}, from cache {outcome.cached_tokens:,} "
+                      f"({outcome.cached_tokens / max(total, 1):.0%} cached)", markup=False)
     importances = outcome.importances
     shown = ", ".join(f"{name} {value:.2f}" for name, value in importances.values.items())
     note = f" ({importances.note})" if importances.note and shown else ""

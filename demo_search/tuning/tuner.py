@@ -32,6 +32,7 @@ from demo_search.tuning.study import (
     trial_with_label,
 )
 from workers.decoding import DecodingParams
+from workers.units import UnitResult
 
 if TYPE_CHECKING:
     import optuna
@@ -76,7 +77,8 @@ class TunedTrial:
 @dataclass(frozen=True)
 class TuningOutcome:
     """Where a study stands after a run: its best trial, the search's own setting (``baseline``), the counts and
-    the parameter importances. ``interrupted`` lists the trials a dead driver had left running (marked failed)."""
+    the parameter importances. ``interrupted`` lists the trials a dead driver had left running (marked failed);
+    ``computed_tokens`` and ``cached_tokens`` are the engines' prefill totals of this run's trials."""
 
     study_name: str
     demo_ids: tuple[str, ...]
@@ -88,6 +90,25 @@ class TuningOutcome:
     trials_failed: int
     interrupted: tuple[int, ...]
     importances: Importances
+    computed_tokens: int = 0
+    cached_tokens: int = 0
+
+
+@dataclass
+class _Tally:
+    """What one run has done so far (mutable, private to ``DecodingTuner.run``)."""
+
+    ran: int = 0
+    failed: int = 0
+    computed_tokens: int = 0
+    cached_tokens: int = 0
+
+    def add(self, result: UnitResult, score: TrialScore) -> None:
+        self.ran += 1
+        self.failed += 0 if score.valid else 1
+        if result.ok:
+            self.computed_tokens += result.result.stats.computed_tokens
+            self.cached_tokens += result.result.stats.cached_tokens
 
 
 class DecodingTuner:
@@ -131,24 +152,22 @@ class DecodingTuner:
         self.progress.started(self.study.study_name, self.n_trials, completed)
         logger.info("study %s: %d of %d trials completed; running the rest %d at a time",
                     self.study.study_name, min(completed, self.n_trials), self.n_trials, self.parallel_trials)
-        ran = failed = 0
+        tally = _Tally()
         if completed < self.n_trials:
             with self.open_dispatcher() as dispatcher:
                 while (remaining := self.n_trials - len(completed_trials(self.study))) > 0:
                     batch = [self.study.ask() for _ in range(min(self.parallel_trials, remaining))]
-                    scores = self._run_batch(dispatcher, batch)
-                    ran += len(scores)
-                    batch_failed = [s for s in scores if not s.valid]
-                    failed += len(batch_failed)
-                    if batch_failed and (len(batch_failed) == ran or failed > self.n_trials):
+                    failures = [s for s in self._run_batch(dispatcher, batch, tally) if not s.valid]
+                    if failures and (tally.failed == tally.ran or tally.failed > self.n_trials):
                         raise TuningError(
-                            f"study {self.study.study_name}: {failed} of the {ran} trial(s) run now failed; stopping",
-                            [f"last failure: {batch_failed[-1].error}", "the completed trials are kept; fix the "
-                             "cause and run `demo-search tune` again to continue"],
+                            f"study {self.study.study_name}: {tally.failed} of the {tally.ran} trial(s) run now "
+                            "failed; stopping",
+                            [f"last failure: {failures[-1].error}", "the completed trials are kept; fix the cause "
+                             "and run `demo-search tune` again to continue"],
                         )
-        return self._outcome(demo_ids, origin, ran, failed, interrupted)
+        return self._outcome(demo_ids, origin, tally, interrupted)
 
-    def _run_batch(self, dispatcher: UnitDispatcher, batch: list[optuna.Trial]) -> list[TrialScore]:
+    def _run_batch(self, dispatcher: UnitDispatcher, batch: list[optuna.Trial], tally: _Tally) -> list[TrialScore]:
         """Evaluate ``batch`` as one dispatcher run, telling the study each trial's result as it arrives."""
         params = {trial.number: self.space.suggest(trial) for trial in batch}
         units = [self.objective.unit(t.number, self.space.decoding(params[t.number])) for t in batch]
@@ -162,6 +181,7 @@ class DecodingTuner:
                 score = self.objective.score(result)
                 self._tell(trial, score, params[trial.number])
                 scores.append(score)
+                tally.add(result, score)
         except BaseException:
             for trial in waiting.values():  # a SIGKILL skips this; the next run fails them instead
                 self.study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
@@ -187,9 +207,7 @@ class DecodingTuner:
             logger.error("%s failed: %s (%s)", name, score.error, shown)
         self.progress.trial_finished(trial.number, score, params)
 
-    def _outcome(
-        self, demo_ids: Sequence[str], origin: str, ran: int, failed: int, interrupted: list[int]
-    ) -> TuningOutcome:
+    def _outcome(self, demo_ids: Sequence[str], origin: str, tally: _Tally, interrupted: list[int]) -> TuningOutcome:
         best = best_trial(self.study)
         if best is None:  # n_trials >= 1 completed trials exist once the loop ends
             raise TuningError(f"study {self.study.study_name} has no completed trial")
@@ -202,10 +220,12 @@ class DecodingTuner:
             best=self._tuned(best),
             baseline=self._tuned(baseline) if baseline is not None else None,
             completed=len(completed_trials(self.study)),
-            trials_run=ran,
-            trials_failed=failed,
+            trials_run=tally.ran,
+            trials_failed=tally.failed,
             interrupted=tuple(interrupted),
             importances=importances,
+            computed_tokens=tally.computed_tokens,
+            cached_tokens=tally.cached_tokens,
         )
         _log_outcome(outcome)
         return outcome

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import random
+import re
 import signal
 from pathlib import Path
 
@@ -37,6 +38,7 @@ from workers.decoding import DecodingParams
 from workers.engines import create_engine
 
 WIDE = {"COLUMNS": harness.WIDE}
+TOKENS = re.compile(r"tokens +computed ([\d,]+), from cache ([\d,]+)")
 N_TRIALS = 8
 KILLED_AT = 4
 """The driver dies after scoring its 4th trial, before telling the study: trials 0-2 complete, 3 left running."""
@@ -149,6 +151,8 @@ def test_a_killed_study_resumes_to_exactly_n_trials(
 
     assert resumed.exit_code == 0, resumed.output
     assert "1 left running by a dead driver re-run" in resumed.output, resumed.output
+    computed, cached = (int(n.replace(",", "")) for n in TOKENS.search(resumed.output).groups())
+    assert cached > 4 * computed  # every trial's prompts share the whole context, prefilled once per actor
     trials = the_study(url, "crash").trials
     numbers = [t.number for t in trials]
     assert numbers == list(range(len(numbers)))  # no trial number twice, none skipped
