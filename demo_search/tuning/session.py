@@ -88,17 +88,14 @@ def _tune(
             ["tuning tokenizes the prompt here; put the model directory on this machine (model.path)"],
         )
     template = build_template(config, tokenizer)
-    tuning = config.tuning
-    seed = tuning.seed if tuning.seed is not None else config.seed
-    decoding_seed = config.decoding.seed if config.decoding.seed is not None else config.seed
-    space = SearchSpace.from_config(tuning.ranges, dataclasses.replace(config.to_decoding_params(), seed=decoding_seed))
-    longest_answer = max([space.base.max_tokens, *(int(r.high) for r in space.ranges if r.name == "max_tokens")])
+    seed = config.tuning.seed if config.tuning.seed is not None else config.seed
+    space = _search_space(config)
     with Store.open(config.database.url, create=False) as store:
         prompt = _prompt(store, config, from_export)
         scorer = build_scorer(config)
         try:
             objective = TrialObjective(prompt.tree(template, tokenizer), template, scorer, prompt.prompts_by_id)
-            objective.check_fits(context_window(config), longest_answer)
+            objective.check_fits(context_window(config), space.longest_answer)
             name = study_name(config.name, prompt.key)
             logger.info("tuning %s for %s on %d held-out prompt(s): study %s",
                         ", ".join(space.names), prompt.origin, len(prompt.heldout), name)
@@ -108,6 +105,14 @@ def _tune(
         finally:
             scorer.close()
     return outcome
+
+
+def _search_space(config: SearchConfig) -> SearchSpace:
+    """``tuning.ranges`` around the search's own decoding parameters, with a seed (``decoding.seed``, else the
+    search's ``seed``): sampled answers are reproducible, and every trial draws the same random streams."""
+    decoding_seed = config.decoding.seed if config.decoding.seed is not None else config.seed
+    base = dataclasses.replace(config.to_decoding_params(), seed=decoding_seed)
+    return SearchSpace.from_config(config.tuning.ranges, base)
 
 
 def _run_study(

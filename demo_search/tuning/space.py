@@ -94,6 +94,11 @@ class SearchSpace:
     def names(self) -> tuple[str, ...]:
         return tuple(r.name for r in self.ranges)
 
+    @property
+    def longest_answer(self) -> int:
+        """The most tokens a trial may generate: ``max_tokens``, or its range's ``high`` when it is tuned."""
+        return max([self.base.max_tokens, *(int(r.high) for r in self.ranges if r.name == "max_tokens")])
+
     def suggest(self, trial: optuna.Trial) -> dict[str, ParamValue]:
         """The tuned parameters' values for ``trial``."""
         return {r.name: r.suggest(trial) for r in self.ranges}

@@ -53,6 +53,12 @@ def test_a_setting_outside_the_ranges_is_still_tried_with_a_warning(caplog: pyte
     assert "the urial-dense setting lies outside tuning.ranges (temperature=0 not in [0.2, 1])" in caplog.text
 
 
+def test_the_longest_answer_is_the_top_of_a_tuned_max_tokens() -> None:
+    assert space().longest_answer == 16
+    assert space(max_tokens={"low": 8, "high": 64}).longest_answer == 64
+    assert space(max_tokens={"low": 4, "high": 8}).longest_answer == 16  # the search's own setting is tried too
+
+
 def test_decoding_replaces_only_the_tuned_values() -> None:
     tuned = space().decoding({"temperature": 0.25, "repetition_penalty": 1.2})
 
