@@ -8,13 +8,10 @@ as a subprocess where the test interrupts it with Ctrl-C (SIGINT).
 from __future__ import annotations
 
 import signal
-import time
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner, Result
 
-from demo_search.cli import app
 from demo_search.version import __version__
 from tests.demo_search.search import harness
 from tests.demo_search.search.harness import SearchData, SearchDb
@@ -23,9 +20,6 @@ pytestmark = pytest.mark.slow
 
 PAIRS = (1 + 6 + 5 + 4) * 5
 
-
-def invoke(*args: str) -> Result:
-    return CliRunner().invoke(app, list(args), env={"COLUMNS": harness.WIDE, "DEMO_SEARCH_DB": None})
 
 
 @pytest.fixture(scope="module")
@@ -53,28 +47,28 @@ def test_list_and_status_show_a_search_stopped_by_its_budget_then_continued_to_t
     config = harness.write_config(
         tmp_path / "budget.yaml", files, name="budgeted", db=db, strategy={"budget": {"max_evaluations": 20}}
     )
-    result = invoke("list", "--db", db_url)
+    result = harness.invoke("list", "--db", db_url)
     assert result.exit_code == 1, result.output  # no database yet: named, not created
     assert f"SQLite database {db} does not exist" in result.output and not db.exists()
 
-    result = invoke("run", str(config))
+    result = harness.invoke("run", str(config))
     assert result.exit_code == 0, result.output
     assert "search budgeted finished: budget exhausted" in result.output
     assert "this run computed 20 (set, prompt) pair(s)" in result.output  # the base set and 3 of step 1's 6 units
-    listed = list_rows(invoke("list", "--db", db_url).output)
+    listed = list_rows(harness.invoke("list", "--db", db_url).output)
     assert listed["budgeted"][:4] == ["finished", "1", "20", "0"]
-    status = invoke("status", "budgeted", "--db", db_url)
+    status = harness.invoke("status", "budgeted", "--db", db_url)
     assert status.exit_code == 0, status.output
     assert "budgeted — finished; 1 step(s) recorded" in status.output
     assert [row[0] for row in harness.status_rows(status.output)] == ["0"]
 
     # The budget is not part of the configuration's fingerprint: a larger one continues the search.
-    result = invoke("run", str(config), "--set", "strategy.budget.max_evaluations=1000")
+    result = harness.invoke("run", str(config), "--set", "strategy.budget.max_evaluations=1000")
     assert result.exit_code == 0, result.output
     assert "search budgeted finished: max_steps (3) reached" in result.output
     assert f"this run computed {PAIRS - 20} (set, prompt) pair(s)" in result.output
-    listed = list_rows(invoke("list", "--db", db_url).output)
-    status = invoke("status", "budgeted", "--db", db_url)
+    listed = list_rows(harness.invoke("list", "--db", db_url).output)
+    status = harness.invoke("status", "budgeted", "--db", db_url)
     rows = harness.status_rows(status.output)
     assert [row[0] for row in rows] == ["0", "1", "2", "3"]
     assert [row[7] for row in rows] == ["1", "6", "5", "4"]  # candidates per step
@@ -87,43 +81,40 @@ def test_ctrl_c_stops_a_run_with_exit_code_130_and_resume_finishes_it(files: Sea
     db = SearchDb(db_path, "interrupted")
     args = ["run", str(config)]
     process = harness.start_cli(args, cwd=tmp_path)
-    deadline = time.monotonic() + 120
-    while not (db_path.exists() and db.lease_owner() and db.status() == "running"):
-        assert process.poll() is None and time.monotonic() < deadline, "the run never took its lease"
-        time.sleep(0.2)
+    harness.wait_until_running(db, process)
     process.send_signal(signal.SIGINT)
     run = harness.finish(process, args)
 
     assert run.returncode == 130, run.describe()
     assert "interrupted: everything finished so far is stored; `demo-search resume` continues" in run.stderr
     assert db.status() == "interrupted" and db.lease_owner() is None
-    listed = list_rows(invoke("list", "--db", harness.sqlite_url(db_path)).output)
+    listed = list_rows(harness.invoke("list", "--db", harness.sqlite_url(db_path)).output)
     assert listed["interrupted"][0] == "interrupted"
     stored = db.evaluation_count()
 
-    result = invoke("resume", "interrupted", "--db", harness.sqlite_url(db_path))
+    result = harness.invoke("resume", "interrupted", "--db", harness.sqlite_url(db_path))
     assert result.exit_code == 0, result.output
     assert f"this run computed {PAIRS - stored} (set, prompt) pair(s)" in result.output
     assert db.status() == "finished" and db.evaluation_count() == PAIRS
 
 
 def test_exit_codes_of_the_commands(files: SearchData, tmp_path: Path) -> None:
-    result = invoke("--version")
+    result = harness.invoke("--version")
     assert (result.exit_code, result.output.strip()) == (0, f"demo-search {__version__}")
 
     db = tmp_path / "empty.db"
-    result = invoke("db", "upgrade", "--db", harness.sqlite_url(db))
+    result = harness.invoke("db", "upgrade", "--db", harness.sqlite_url(db))
     assert result.exit_code == 0, result.output
-    result = invoke("list", "--db", harness.sqlite_url(db))
+    result = harness.invoke("list", "--db", harness.sqlite_url(db))
     assert (result.exit_code, result.output.strip()) == (0, f"no searches in {harness.sqlite_url(db)}")
-    result = invoke("status", "nothing", "--db", harness.sqlite_url(db))
+    result = harness.invoke("status", "nothing", "--db", harness.sqlite_url(db))
     assert result.exit_code == 1 and "no search named 'nothing'" in result.output
 
     config = harness.write_config(tmp_path / "typo.yaml", files, name="typo", db=db, strategy={"max_step": 2})
-    result = invoke("run", str(config))
+    result = harness.invoke("run", str(config))
     assert result.exit_code == 1, result.output
     assert "strategy.max_step" in result.output and "max_steps" in result.output
-    result = invoke("run", str(tmp_path / "missing.yaml"))
+    result = harness.invoke("run", str(tmp_path / "missing.yaml"))
     assert result.exit_code != 0 and "missing.yaml" in result.output
-    result = invoke("resume")
+    result = harness.invoke("resume")
     assert result.exit_code == 2  # usage error: the search name is required

@@ -15,10 +15,8 @@ from pathlib import Path
 
 import pytest
 from jsonschema import Draft202012Validator
-from typer.testing import CliRunner, Result
 
 from db import Store
-from demo_search.cli import app
 from demo_search.export.document import ExportError, validate_export
 from demo_search.templates import load_urial, parse_urial
 from demo_search.types import Demonstration
@@ -32,9 +30,6 @@ SCHEMA_FILE = harness.REPO / "demo_search" / "export" / "schema.json"
 STEPS = 2
 POSITIONS = ("before_fixed", "after_fixed")
 
-
-def invoke(*args: str) -> Result:
-    return CliRunner().invoke(app, list(args), env={"COLUMNS": harness.WIDE})
 
 
 @dataclass(frozen=True)
@@ -63,14 +58,14 @@ def searches(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Finished]:
             template={"position": position}, strategy={"max_steps": STEPS},
         )
         output = root / f"{name}.run.json"
-        result = invoke("run", str(config), "-o", str(output))
+        result = harness.invoke("run", str(config), "-o", str(output))
         assert result.exit_code == 0, result.output
         finished[position] = Finished(name, position, files, harness.sqlite_url(db), output)
     return finished
 
 
 def export_json(search: Finished, path: Path) -> dict:
-    result = invoke("export", search.name, "-o", str(path), "--db", search.db_url)
+    result = harness.invoke("export", search.name, "-o", str(path), "--db", search.db_url)
     assert result.exit_code == 0, result.output
     assert f"exported search {search.name} (json) to {path}" in result.output
     return json.loads(path.read_text(encoding="utf-8"))
@@ -134,7 +129,7 @@ def test_the_json_export_validates_and_holds_the_demonstrations_in_prompt_order(
 def test_the_trajectory_of_the_export_is_the_one_status_prints(searches: dict[str, Finished], tmp_path: Path) -> None:
     search = searches["before_fixed"]
     document = export_json(search, tmp_path / "best.json")
-    status = invoke("status", search.name, "--db", search.db_url)
+    status = harness.invoke("status", search.name, "--db", search.db_url)
     assert status.exit_code == 0, status.output
     assert f"{search.name} — finished; {STEPS + 1} step(s) recorded" in status.output
 
@@ -159,7 +154,7 @@ def test_the_urial_export_reads_back_to_the_same_rules_and_demonstrations(
     search = searches[position]
     document = export_json(search, tmp_path / "best.json")
     prompt_file = tmp_path / "best.urial.txt"
-    result = invoke("export", search.name, "--format", "urial", "-o", str(prompt_file), "--db", search.db_url)
+    result = harness.invoke("export", search.name, "--format", "urial", "-o", str(prompt_file), "--db", search.db_url)
     assert result.exit_code == 0, result.output
 
     parsed = load_urial(prompt_file)
@@ -175,14 +170,14 @@ def test_exports_that_cannot_be_made_say_why(searches: dict[str, Finished], tmp_
         store.create_search("never-ran", config={}, fingerprint="0" * 64, fingerprint_parts={})
     output = tmp_path / "none.json"
 
-    result = invoke("export", "never-ran", "-o", str(output), "--db", db_url)
+    result = harness.invoke("export", "never-ran", "-o", str(output), "--db", db_url)
     assert result.exit_code == 1, result.output
     assert "search 'never-ran' has no recorded step yet" in result.output
     assert "run or resume it until the base set is scored" in result.output
-    result = invoke("export", "export-before-fixd", "-o", str(output), "--db", db_url)
+    result = harness.invoke("export", "export-before-fixd", "-o", str(output), "--db", db_url)
     assert result.exit_code == 1, result.output
     assert "no search named 'export-before-fixd'" in result.output and "did you mean 'export-before_fixed'" in result.output
-    result = invoke("export", "export-before_fixed", "--format", "yaml", "-o", str(output), "--db", db_url)
+    result = harness.invoke("export", "export-before_fixed", "--format", "yaml", "-o", str(output), "--db", db_url)
     assert result.exit_code == 2, result.output
     assert "--format must be json or urial, got 'yaml'" in result.output
     assert not output.exists()

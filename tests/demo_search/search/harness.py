@@ -21,6 +21,7 @@ import re
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from typer.testing import CliRunner, Result
 
 from demo_search.synthetic import make_demonstrations, make_heldout
 from demo_search.templates import UrialPrompt, render_urial
@@ -169,7 +171,14 @@ def ray_address() -> str:
     return ray.get_runtime_context().gcs_address
 
 
-# -- the CLI as a subprocess ----------------------------------------------------------------------------------
+# -- the CLI ---------------------------------------------------------------------------------------------------
+
+
+def invoke(*args: str) -> Result:
+    """``demo-search ARGS`` in this process (typer's runner; stdout and stderr merged in ``output``)."""
+    from demo_search.cli import app
+
+    return CliRunner().invoke(app, list(args), env={"COLUMNS": WIDE, "DEMO_SEARCH_DB": None})
 
 
 def cli_env(*, failpoints: str | None = None) -> dict[str, str]:
@@ -313,6 +322,21 @@ class SearchDb:
         """Every row of every table (timestamps included), to show that a refused command changed nothing."""
         tables = [t for (t,) in self._rows("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
         return {t: sorted(self._rows(f'SELECT * FROM "{t}"'), key=repr) for t in tables}
+
+
+def wait_until_running(db: SearchDb, process: subprocess.Popen[str], timeout_s: float = 120) -> str:
+    """Wait until the driver ``process`` holds the search's lease and has marked it running; its lease owner."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        assert process.poll() is None, f"the driver ended ({process.returncode}) before it took the lease"
+        try:
+            owner = db.lease_owner() if db.path.exists() else None
+            if owner is not None and f":{process.pid}:" in owner and db.status() == "running":
+                return owner
+        except sqlite3.OperationalError:  # the driver is still creating the schema
+            pass
+        assert time.monotonic() < deadline, f"the driver did not take the lease within {timeout_s} s"
+        time.sleep(0.2)
 
 
 def status_rows(output: str) -> list[list[str]]:

@@ -1,10 +1,10 @@
 """Resume after a crash, and the refusals that protect a stored search (real Ray, engine, SQLite, CLI).
 
 The reference is one uninterrupted ``demo-search run``. The crash test runs the same search on a fresh database
-as a chain of drivers, each SIGKILLed by a failpoint at a different place (mid-step, between steps, inside the
-commit of a unit's evaluations, and while loading, after a second driver was refused), then resumed. It ends
-with the reference's trajectory, candidates and per-pair scores exactly, no duplicate pair, and every run
-having computed only the pairs that were missing.
+as a chain of drivers, each SIGKILLed at a different place (by failpoints mid-step, between steps and inside the
+commit of a unit's evaluations; then while loading, after a second driver was refused), then resumed. It ends
+with the reference's trajectory and candidates (sets, choices, runner-ups, statuses exactly; scores to fp32
+rounding, see ``SCORE_TOLERANCE``), no duplicate pair, and every run having computed only the missing pairs.
 
 Search: 6 candidates (3 upper-case, 3 reversing), 5 held-out prompts, 2 fixed demonstrations before which the
 searched ones go, greedy, 3 steps: units 1 + 6 + 5 + 4 = 16, pairs 80.
@@ -15,14 +15,11 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from demo_search.cli import app
 from tests.demo_search.search import harness
 from tests.demo_search.search.harness import CliRun, SearchData, SearchDb
 
@@ -148,13 +145,6 @@ class CrashChain:
         assert self.db.duplicate_pairs() == []
 
 
-def _wait_for(condition, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out after {timeout_s} s waiting for {what}"
-        time.sleep(0.2)
-
-
 def test_drivers_killed_mid_step_between_steps_and_in_a_commit_resume_to_the_uninterrupted_result(
     reference: Reference, tmp_path: Path
 ) -> None:
@@ -196,13 +186,8 @@ def test_drivers_killed_mid_step_between_steps_and_in_a_commit_resume_to_the_uni
     before = db.evaluation_count()
     holder = harness.start_cli(chain.resume_args(), cwd=tmp_path)
     try:
-        _wait_for(
-            lambda: f":{holder.pid}:" in (db.lease_owner() or "") and db.status() == "running",
-            120,
-            "the first driver to take the lease",
-        )
+        owner = harness.wait_until_running(db, holder)
         os.kill(holder.pid, signal.SIGSTOP)
-        owner = db.lease_owner()
         refused = harness.run_cli(chain.resume_args(), cwd=tmp_path)
         assert refused.returncode == 1, refused.describe()
         assert f"search '{NAME}' is being run by {owner}" in refused.stderr, refused.describe()
@@ -236,8 +221,7 @@ def test_drivers_killed_mid_step_between_steps_and_in_a_commit_resume_to_the_uni
 
 
 def _cli(*args: str) -> tuple[int, str]:
-    """``demo-search ARGS`` in this process (commands that are refused before any model work); output merged."""
-    result = CliRunner().invoke(app, list(args), env={"COLUMNS": harness.WIDE})
+    result = harness.invoke(*args)
     return result.exit_code, result.output
 
 

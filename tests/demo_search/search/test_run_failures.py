@@ -14,10 +14,8 @@ from pathlib import Path
 
 import pytest
 import ray
-from typer.testing import CliRunner, Result
 
 import workers.dispatch
-from demo_search.cli import app
 from demo_search.search.candidates import set_key
 from demo_search.types import Demonstration
 from tests.demo_search.search import harness
@@ -70,9 +68,6 @@ def failing_engine(fail_on: str, spec: EngineSpec) -> Engine:
 ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 
-def invoke(*args: str) -> Result:
-    return CliRunner().invoke(app, list(args), env={"COLUMNS": harness.WIDE})
-
 
 def test_an_engine_failure_and_a_candidate_over_the_context_are_recorded_and_the_rest_is_stored(
     tmp_path: Path, model_dir: Path, ray_address: str, monkeypatch: pytest.MonkeyPatch
@@ -88,7 +83,7 @@ def test_an_engine_failure_and_a_candidate_over_the_context_are_recorded_and_the
     factory = functools.partial(failing_engine, failing_key)
     monkeypatch.setattr(workers.dispatch, "Dispatcher", functools.partial(workers.dispatch.Dispatcher, engine_factory=factory))
 
-    result = invoke("run", str(config))
+    result = harness.invoke("run", str(config))
 
     assert result.exit_code == 0, result.output
     assert "search failures finished: max_steps (2) reached" in result.output
@@ -113,7 +108,7 @@ def test_an_engine_failure_and_a_candidate_over_the_context_are_recorded_and_the
     assert failing.id not in chosen and LONG_DEMO.id not in chosen
     assert db.status() == "finished"
 
-    status = invoke("status", "failures", "--db", harness.sqlite_url(db_path))
+    status = harness.invoke("status", "failures", "--db", harness.sqlite_url(db_path))
     assert status.exit_code == 0, status.output
     rows = harness.status_rows(status.output)
     assert [(row[0], row[-3], row[-2], row[-1]) for row in rows] == [
@@ -138,7 +133,7 @@ def test_unparsable_judgements_end_the_run_with_a_clear_message_and_stay_stored(
         decoding={"max_tokens": 6},
     )
 
-    result = invoke("run", str(config))
+    result = harness.invoke("run", str(config))
 
     assert result.exit_code == 1, result.output
     assert isinstance(result.exception, SystemExit), result.exception  # a message, not a traceback
