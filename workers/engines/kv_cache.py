@@ -52,20 +52,16 @@ def repeat_for_batch(cache: DynamicCache, rows: int) -> DynamicCache:
     return batch
 
 
-def common_prefix_length(a: Sequence[int], b: Sequence[int]) -> int:
-    length = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        length += 1
-    return length
-
-
 class SharedPrefix:
     """The cache of the last shared prefix, kept between calls.
 
-    ``ensure(prefix_ids)`` reuses the longest common prefix with the cached one and computes only the rest;
-    ``fork(branch_ids)`` returns a new cache of prefix + branch and leaves the prefix cache untouched.
+    ``ensure(prefix_ids)`` reuses the cached prefix when it is exactly ``prefix_ids`` and otherwise computes
+    ``prefix_ids`` from scratch, in one forward pass. Extending or cropping a kept prefix would save a step's
+    worth of prefix tokens per actor but makes fp32 results depend on which calls an actor ran before (a
+    prefix computed in two passes differs from one computed in one in the last bits), so an actor that ran
+    the previous step and a fresh one after a crash could score a near-tie differently. Exact reuse keeps
+    every score a function of the request alone. ``fork(branch_ids)`` returns a new cache of prefix + branch
+    and leaves the prefix cache untouched.
     """
 
     def __init__(self, model: PreTrainedModel) -> None:
@@ -79,14 +75,12 @@ class SharedPrefix:
 
     def ensure(self, prefix_ids: tuple[int, ...]) -> int:
         """Make the cache hold exactly ``prefix_ids``; return how many of its tokens were reused, not computed."""
-        cached_ids, cache = self._ids, self._cache
+        prefix_ids = tuple(prefix_ids)
+        if self._cache is not None and self._ids == prefix_ids:
+            return len(prefix_ids)
         self.clear()  # a failure below must not leave a cache that disagrees with its ids
-        reused = common_prefix_length(cached_ids, prefix_ids)
-        if cache is None or reused == 0:
-            cache, reused = DynamicCache(config=self._model.config), 0
-        elif reused < len(cached_ids):
-            cache.crop(reused - len(cached_ids))
-        extend_cache(self._model, cache, prefix_ids[reused:])
+        cache, reused = DynamicCache(config=self._model.config), 0
+        extend_cache(self._model, cache, prefix_ids)
         self._ids, self._cache = tuple(prefix_ids), cache
         logger.debug("shared prefix of %d tokens ready (%d reused)", len(prefix_ids), reused)
         return reused
