@@ -3,8 +3,9 @@
 How a call runs a prefix tree ``P + B_c + L_q``:
 * the shared prefix ``P`` is computed once and kept between calls (``warm`` computes it ahead);
 * each branch ``B_c`` is computed once, on a copy of the prefix cache;
-* the leaves run in batches of ``batch_size`` on a copy of the branch cache repeated over the batch, with
-  padding between the cached context and each leaf (masked, with true position ids; see ``LeafBatch``).
+* the leaves run shortest first in batches of at most ``batch_size`` leaves of similar length (see
+  ``_length_batches``) on a copy of the branch cache repeated over the batch, with padding between the cached
+  context and each leaf (masked, with true position ids; see ``LeafBatch``); results come back in input order.
 Only the prefix cache, one branch cache and one batch cache are alive at a time, so memory is bounded by
 ``batch_size`` and the longest request, not by the number of branches or leaves.
 """
@@ -13,9 +14,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TypeVar
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
@@ -43,12 +43,31 @@ from workers.tree import (
 
 logger = logging.getLogger(__name__)
 
-_T = TypeVar("_T")
+MAX_PADDING = 0.25
+"""A leaf batch is closed before the padding it needs would exceed this share of its real tokens."""
 
 
-def _chunks(items: Sequence[_T], size: int) -> Iterator[Sequence[_T]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+def _length_batches(leaves: Sequence[Leaf], *, with_target: bool, batch_size: int) -> list[list[int]]:
+    """Leaf indices in batches: shortest first, at most ``batch_size`` per batch, and a new batch whenever the
+    next leaf would pad the batch by more than ``MAX_PADDING`` of its real tokens (so a few long leaves do not
+    make every short one run padded to their length)."""
+
+    def length(i: int) -> int:
+        return len(leaves[i].prompt_ids) + (len(leaves[i].target_ids) if with_target else 0)
+
+    batches: list[list[int]] = []
+    batch: list[int] = []
+    real = 0
+    for index in sorted(range(len(leaves)), key=length):
+        n = length(index)
+        if batch and (len(batch) == batch_size or (len(batch) + 1) * n > (1 + MAX_PADDING) * (real + n)):
+            batches.append(batch)
+            batch, real = [], 0
+        batch.append(index)
+        real += n
+    if batch:
+        batches.append(batch)
+    return batches
 
 
 def _torch_dtype(name: str) -> torch.dtype:
@@ -175,10 +194,14 @@ class TransformersEngine(Engine):
         if tree.branches and tree.leaves:
             with torch.inference_mode():
                 reused = self._prefix.ensure(tree.prefix_ids)
+                batches = _length_batches(tree.leaves, with_target=True, batch_size=self._batch_size)
                 for branch in tree.branches:
                     branch_cache = self._prefix.fork(branch.token_ids)
-                    for leaves in _chunks(tree.leaves, self._batch_size):
-                        logprobs.extend(self._score_batch(branch_cache, tree, branch, leaves))
+                    values: dict[int, tuple[float, ...]] = {}
+                    for batch in batches:
+                        leaves = [tree.leaves[i] for i in batch]
+                        values.update(zip(batch, self._score_batch(branch_cache, tree, branch, leaves), strict=True))
+                    logprobs.extend(values[i] for i in range(len(tree.leaves)))
                     del branch_cache
         counts = reuse_token_counts(tree, with_target=True, prefix_reused=reused)
         requests = [(b, x) for b in tree.branches for x in tree.leaves]
@@ -234,12 +257,15 @@ class TransformersEngine(Engine):
             rules = StopRules(max_tokens=params.max_tokens, stop=params.stop, eos_ids=self._eos_ids)
             with torch.inference_mode():
                 reused = self._prefix.ensure(tree.prefix_ids)
+                batches = _length_batches(tree.leaves, with_target=False, batch_size=self._batch_size)
                 for branch in tree.branches:
                     branch_cache = self._prefix.fork(branch.token_ids)
-                    for leaves in _chunks(tree.leaves, self._batch_size):
-                        completions.extend(
-                            self._generate_batch(branch_cache, tree, branch, leaves, params, chooser, rules)
-                        )
+                    done: dict[int, Completion] = {}
+                    for batch in batches:
+                        leaves = [tree.leaves[i] for i in batch]
+                        answers = self._generate_batch(branch_cache, tree, branch, leaves, params, chooser, rules)
+                        done.update(zip(batch, answers, strict=True))
+                    completions.extend(done[i] for i in range(len(tree.leaves)))
                     del branch_cache
         counts = reuse_token_counts(tree, with_target=False, prefix_reused=reused)
         requests = [(b, x) for b in tree.branches for x in tree.leaves]
