@@ -1,0 +1,143 @@
+"""Planted-rule tasks: tiny string transformations whose demonstrations make a small model follow one rule.
+
+Every task is a hidden rule (upper-case, reverse, copy, ...) applied to a short random lower-case query. A prompt
+whose demonstrations all follow rule ``r`` makes the bundled tiny model (``workers.tiny``) answer new queries by
+``r``; demonstrations of another rule make it follow that other rule. So the best demonstrations for held-out
+prompts of rule ``r`` are known in advance, which lets a test or the quickstart check that a search finds them.
+
+All randomness comes from the ``random.Random`` the caller passes, so a seed fixes every query.
+"""
+
+from __future__ import annotations
+
+import random
+import string
+from collections.abc import Callable
+
+from demo_search.errors import DataError
+from demo_search.types import Demonstration, HeldOutPrompt
+
+QUERY_ALPHABET = string.ascii_lowercase
+MIN_QUERY_LENGTH = 3
+MAX_QUERY_LENGTH = 6
+
+
+def _shift_char(char: str) -> str:
+    for alphabet in (string.ascii_lowercase, string.ascii_uppercase):
+        index = alphabet.find(char)
+        if index >= 0:
+            return alphabet[(index + 1) % len(alphabet)]
+    return char
+
+
+def copy(text: str) -> str:
+    """The query unchanged: ``abc -> abc``."""
+    return text
+
+
+def upper(text: str) -> str:
+    """Upper-case: ``abc -> ABC``."""
+    return text.upper()
+
+
+def reverse(text: str) -> str:
+    """Characters in reverse order: ``abc -> cba``."""
+    return text[::-1]
+
+
+def shift(text: str) -> str:
+    """Every letter replaced by the next one, ``z`` wrapping to ``a``: ``abz -> bca``."""
+    return "".join(_shift_char(char) for char in text)
+
+
+def double(text: str) -> str:
+    """Every character written twice: ``abc -> aabbcc``."""
+    return "".join(char * 2 for char in text)
+
+
+RULES: dict[str, Callable[[str], str]] = {
+    "copy": copy,
+    "upper": upper,
+    "reverse": reverse,
+    "shift": shift,
+    "double": double,
+}
+"""The planted rules by name, in a fixed order."""
+
+
+def rule_function(rule: str) -> Callable[[str], str]:
+    """The function of the rule named ``rule``; a :class:`DataError` lists the known names otherwise."""
+    try:
+        return RULES[rule]
+    except KeyError:
+        raise DataError(
+            f"unknown synthetic rule {rule!r}", [f"expected one of {', '.join(RULES)} (demo_search.synthetic.RULES)"]
+        ) from None
+
+
+def random_query(
+    rng: random.Random, min_length: int = MIN_QUERY_LENGTH, max_length: int = MAX_QUERY_LENGTH
+) -> str:
+    """A random lower-case string whose length is uniform in ``[min_length, max_length]``."""
+    if not 1 <= min_length <= max_length:
+        raise DataError(
+            "invalid query length range",
+            [f"expected 1 <= min_length <= max_length, got min_length={min_length}, max_length={max_length}"],
+        )
+    length = rng.randint(min_length, max_length)
+    return "".join(rng.choice(QUERY_ALPHABET) for _ in range(length))
+
+
+def distinct_queries(rng: random.Random, n: int, exclude: frozenset[str] = frozenset()) -> list[str]:
+    """``n`` different random queries, none of them in ``exclude``."""
+    queries: list[str] = []
+    seen = set(exclude)
+    while len(queries) < n:
+        query = random_query(rng)
+        if query not in seen:
+            seen.add(query)
+            queries.append(query)
+    return queries
+
+
+def make_demonstrations(
+    rule: str, n: int, rng: random.Random, exclude: frozenset[str] = frozenset()
+) -> list[Demonstration]:
+    """``n`` one-turn demonstrations of ``rule`` on different random queries (none of them in ``exclude``)."""
+    function = rule_function(rule)
+    return [
+        Demonstration.single(query, function(query), source=f"synthetic:{rule}")
+        for query in distinct_queries(rng, n, exclude)
+    ]
+
+
+def make_heldout(
+    rule: str, n: int, rng: random.Random, exclude: frozenset[str] = frozenset()
+) -> list[HeldOutPrompt]:
+    """``n`` held-out prompts on different random queries, each with ``rule(query)`` as its reference answer.
+
+    ``category`` is the rule's name, so results can be grouped by rule.
+    """
+    function = rule_function(rule)
+    return [
+        HeldOutPrompt.create(query, reference=function(query), category=rule, source=f"synthetic:{rule}")
+        for query in distinct_queries(rng, n, exclude)
+    ]
+
+
+__all__ = [
+    "MAX_QUERY_LENGTH",
+    "MIN_QUERY_LENGTH",
+    "QUERY_ALPHABET",
+    "RULES",
+    "copy",
+    "distinct_queries",
+    "double",
+    "make_demonstrations",
+    "make_heldout",
+    "random_query",
+    "reverse",
+    "rule_function",
+    "shift",
+    "upper",
+]
