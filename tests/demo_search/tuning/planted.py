@@ -26,8 +26,12 @@ RULE = "upper"
 OTHER_RULE = "reverse"
 RULES_TEXT = "# Instruction\n\nAnswer each query by the rule the examples follow."
 HELDOUT = 16
-POOR_START = {"temperature": 1.5, "repetition_penalty": 1.0, "top_p": 1.0, "max_tokens": 16, "seed": 0}
-"""The search's own decoding parameters in these tests: hot sampling and no repetition penalty."""
+ANSWER_END = "\n```"
+POOR_START = {"temperature": 2.0, "repetition_penalty": 1.0, "top_p": 1.0, "max_tokens": 16, "seed": 0,
+              "stop": [ANSWER_END]}
+"""The search's own decoding parameters in these tests: hot sampling and no repetition penalty. The trained tiny
+model is confident: at temperature 1.5 it still answers ~7/8 of the upper-case prompts right, at 2.0 under half.
+Answers stop at their closing fence (the model was trained on answer blocks only, so what follows a fence is noise)."""
 
 
 def trained_model() -> Path:

@@ -1,6 +1,6 @@
 """Decoding tuning on real parts: Ray actors running the transformers engine, the match scorer, SQLite / PostgreSQL.
 
-* A poor starting point (temperature 1.5, no repetition penalty) is improved measurably on the bundled tiny model,
+* A poor starting point (temperature 2.0, no repetition penalty) is improved measurably on the bundled tiny model,
   the tuned parameters never score below the enqueued first trials, and the export carries them.
 * ``demo-search run`` with ``tuning.enabled`` is SIGKILLed mid-study (failpoint ``tuning_trial_scored``);
   ``demo-search tune`` resumes it to exactly ``n_trials`` completed trials, with no trial number twice.
@@ -73,7 +73,8 @@ def test_a_poor_start_is_improved_and_never_undercut(tmp_path: Path, ray_address
     url = harness.sqlite_url(tmp_path / "search.db")
     task = planted.write_task(
         tmp_path, model, name="improve", database_url=url,
-        tuning={"enabled": True, "n_trials": 10, "parallel_trials": 2, "seed": 0},
+        tuning={"enabled": True, "n_trials": 10, "parallel_trials": 2, "seed": 0,
+                "ranges": {"temperature": {"low": 0.0, "high": 2.0}}},
     )
     config = load_config(task.config)
 
@@ -83,7 +84,7 @@ def test_a_poor_start_is_improved_and_never_undercut(tmp_path: Path, ray_address
     completed = study.get_trials(states=(TrialState.COMPLETE,))
     first = {t.user_attrs[FIRST_TRIAL_ATTR]: t for t in completed if FIRST_TRIAL_ATTR in t.user_attrs}
     assert len(completed) == 10 and set(first) == {SEARCH_SETTINGS, "urial-dense", "urial-moe"}
-    assert first[SEARCH_SETTINGS].params == {"temperature": 1.5, "top_p": 1.0, "repetition_penalty": 1.0}
+    assert first[SEARCH_SETTINGS].params == {"temperature": 2.0, "top_p": 1.0, "repetition_penalty": 1.0}
     with Store.open(url, create=False) as store:
         [result] = store.tuning_results("improve")
         prompt = best_set_prompt(store, "improve", config.template.position)
@@ -108,7 +109,8 @@ def test_a_poor_start_is_improved_and_never_undercut(tmp_path: Path, ray_address
     fresh = dataclasses.replace(prompt, heldout=tuple(make_heldout(planted.RULE, 24, random.Random(1), exclude=used)))
     engine = create_engine(config.engine_spec())
     try:
-        tuned_rate = match_rate(engine, template, fresh, tokenizer, DecodingParams(**{**tuned["params"], "stop": ()}))
+        tuned_params = DecodingParams(**{**tuned["params"], "stop": tuple(tuned["params"]["stop"])})
+        tuned_rate = match_rate(engine, template, fresh, tokenizer, tuned_params)
         poor_rate = match_rate(engine, template, fresh, tokenizer, config.to_decoding_params())
     finally:
         engine.close()
