@@ -60,7 +60,8 @@ def run_layout(engine, tree, layout: str, block_size: int) -> dict:
         cached += stats.cached_tokens
     wall = time.perf_counter() - start
     after = engine.prefix_cache_counters()
-    requests = [tree.prefix_ids] + [tree.full_prompt(b, x, with_target=False) for b in tree.branches for x in tree.leaves]
+    requests = [tree.prefix_ids]
+    requests += [tree.full_prompt(b, x, with_target=False) for b in tree.branches for x in tree.leaves]
     prompt_tokens = sum(len(r) for r in requests)
     bound = tree.trie_bound(with_target=False)
     return dict(

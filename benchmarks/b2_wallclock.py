@@ -73,7 +73,9 @@ def main(args) -> None:
         "Positions fed include padding (hook on the model). The naive evaluator computes only the logits of target "
         "tokens, like the engine.",
     ])
-    write_section("b2", section("b2", "B2: wall clock vs a naive evaluator", body, machine_line=machine_line))
+    name = f"b2-threads{args.threads}"
+    title = f"B2: wall clock vs a naive evaluator ({args.threads} torch thread{'s' if args.threads > 1 else ''})"
+    write_section(name, section(name, title, body, machine_line=machine_line))
 
 
 def add_arguments(parser) -> None:

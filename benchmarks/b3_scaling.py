@@ -71,7 +71,7 @@ def driver_overhead(path: Path, args) -> tuple[float, Timings, object]:
         "data": {"pool": {"path": str(files["pool.jsonl"])}, "heldout": {"path": str(files["heldout.jsonl"])}},
         "strategy": {"max_steps": args.search_steps, "min_delta": -1.0},
         "scorer": {"kind": "loglik"},
-        "workers": {"count": 1, "cpus_per_worker": 2.0},
+        "workers": {"count": 1, "cpus_per_worker": args.search_cpus},
         "database": {"url": f"sqlite:///{db}"},
     }))
     timings = Timings()
@@ -133,7 +133,8 @@ def main(args) -> None:
         "",
         f"Driver overhead: `run_search` of a real loglik search ({args.search_candidates} pool items, "
         f"{args.search_prompts} MT-Bench prompts with references, {args.layout}, max_steps {args.search_steps}, "
-        f"1 actor with 2 CPUs, SQLite store), {outcome.pairs_computed} evaluations. Driver run {total:.2f} s, of "
+        f"1 actor with {args.search_cpus:g} CPU(s) = torch threads, SQLite store), {outcome.pairs_computed} "
+        f"evaluations. Driver run {total:.2f} s, of "
         f"which waiting for results {waiting:.2f} s; the driver's own share (everything else: tree building, "
         f"store writes and reads, scoring, dispatch) is {own:.2f} s = **{100 * own / total:.2f}%** (target < 5%).",
         "",
@@ -149,3 +150,4 @@ def add_arguments(parser) -> None:
     parser.add_argument("--search-candidates", type=int, default=12)
     parser.add_argument("--search-prompts", type=int, default=8)
     parser.add_argument("--search-steps", type=int, default=2)
+    parser.add_argument("--search-cpus", type=float, default=1.0, help="the search actor's CPUs (= torch threads)")

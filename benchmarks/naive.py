@@ -20,17 +20,22 @@ def score_naively(
 ) -> tuple[list[tuple[float, ...]], CallStats]:
     """Target log-probabilities of every (branch, leaf) request, branch-major, and the call's stats."""
     start = time.perf_counter()
-    requests = [(tree.full_prompt(b, x, with_target=True), len(x.target_ids)) for b in tree.branches for x in tree.leaves]
+    requests = [
+        (tree.full_prompt(b, x, with_target=True), len(x.target_ids)) for b in tree.branches for x in tree.leaves
+    ]
     results: list[tuple[float, ...]] = []
     with torch.inference_mode():
         for first in range(0, len(requests), batch_size):
             results.extend(_score_batch(model, requests[first : first + batch_size], pad_id))
     tokens = sum(len(ids) for ids, _ in requests)
-    stats = CallStats(wall_time_s=time.perf_counter() - start, prompt_tokens=tokens, computed_tokens=tokens, cached_tokens=0)
+    wall = time.perf_counter() - start
+    stats = CallStats(wall_time_s=wall, prompt_tokens=tokens, computed_tokens=tokens, cached_tokens=0)
     return results, stats
 
 
-def _score_batch(model: torch.nn.Module, batch: Sequence[tuple[tuple[int, ...], int]], pad_id: int) -> list[tuple[float, ...]]:
+def _score_batch(
+    model: torch.nn.Module, batch: Sequence[tuple[tuple[int, ...], int]], pad_id: int
+) -> list[tuple[float, ...]]:
     width = max(len(ids) for ids, _ in batch)
     input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(batch), width), dtype=torch.long)
