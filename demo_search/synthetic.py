@@ -125,6 +125,28 @@ def make_heldout(
     ]
 
 
+def planted_task(
+    rule: str, rng: random.Random, *, right: int, wrong: int, noisy: int, heldout: int
+) -> tuple[list[tuple[Demonstration, str]], list[HeldOutPrompt]]:
+    """A planted search task: ``heldout`` prompts of ``rule`` and a shuffled pool of labelled demonstrations.
+
+    The pool holds ``right`` demonstrations of ``rule`` (label ``"right"``), ``wrong`` of every other rule
+    (``"wrong:<rule>"``) and ``noisy`` ones (``"noisy"``: random queries with unrelated random answers).
+    No pool query is a held-out query. A search should choose only ``"right"`` items.
+    """
+    prompts = make_heldout(rule, heldout, rng)
+    used = frozenset(p.query for p in prompts)
+    pool = [(demo, "right") for demo in make_demonstrations(rule, right, rng, used)]
+    for other in RULES:
+        if other != rule:
+            pool += [(demo, f"wrong:{other}") for demo in make_demonstrations(other, wrong, rng, used)]
+    for query in distinct_queries(rng, noisy, used | {demo.query for demo, _ in pool}):
+        unrelated = random_query(rng)  # an answer that has nothing to do with its query
+        pool.append((Demonstration.single(query, unrelated, source=f"synthetic:{rule}:noisy"), "noisy"))
+    rng.shuffle(pool)
+    return pool, prompts
+
+
 __all__ = [
     "MAX_QUERY_LENGTH",
     "MIN_QUERY_LENGTH",
@@ -135,6 +157,7 @@ __all__ = [
     "double",
     "make_demonstrations",
     "make_heldout",
+    "planted_task",
     "random_query",
     "reverse",
     "rule_function",

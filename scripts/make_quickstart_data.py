@@ -14,14 +14,14 @@ import json
 import random
 from pathlib import Path
 
-from demo_search.synthetic import RULES, make_demonstrations, make_heldout
+from demo_search.synthetic import RULES, planted_task
 
 OUT = Path(__file__).resolve().parent.parent / "examples" / "quickstart"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rule", default="reverse", choices=sorted(RULES))
+    parser.add_argument("--rule", default="upper", choices=sorted(RULES))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--right", type=int, default=4, help="right-rule demonstrations in the pool")
     parser.add_argument("--wrong", type=int, default=4, help="demonstrations of each other rule")
@@ -29,17 +29,10 @@ def main() -> None:
     parser.add_argument("--heldout", type=int, default=16)
     args = parser.parse_args()
 
-    rng = random.Random(args.seed)
-    heldout = make_heldout(args.rule, args.heldout, rng)
-    used = frozenset(p.query for p in heldout)
-    pool = [(demo, "right") for demo in make_demonstrations(args.rule, args.right, rng, used)]
-    for other in RULES:
-        if other != args.rule:
-            pool += [(demo, f"wrong:{other}") for demo in make_demonstrations(other, args.wrong, rng, used)]
-    for demo in make_demonstrations(args.rule, args.noisy, rng, used):
-        noise = "".join(rng.sample(demo.answer, len(demo.answer)))[::-1] + demo.answer[:1]
-        pool.append((type(demo).single(demo.query, noise), "noisy"))
-    rng.shuffle(pool)
+    pool, heldout = planted_task(
+        args.rule, random.Random(args.seed), right=args.right, wrong=args.wrong, noisy=args.noisy,
+        heldout=args.heldout,
+    )
 
     OUT.mkdir(parents=True, exist_ok=True)
     with open(OUT / "pool.jsonl", "w", encoding="utf-8") as f:
