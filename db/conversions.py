@@ -42,6 +42,12 @@ def search_from_row(row: Any) -> Search:
     )
 
 
+def storable_text(text: str | None) -> str | None:
+    """``text`` with NUL characters replaced by U+FFFD: PostgreSQL text cannot hold NUL, and both backends must
+    store the same (a model sampling hot can emit the byte)."""
+    return None if text is None else text.replace("\x00", "\ufffd")
+
+
 def evaluation_to_row(search_id: int, evaluation: Evaluation) -> dict[str, Any]:
     detail = evaluation.detail
     where = f"the detail of evaluation ({evaluation.set_key}, {evaluation.prompt_id})"
@@ -50,12 +56,12 @@ def evaluation_to_row(search_id: int, evaluation: Evaluation) -> dict[str, Any]:
         "set_key": evaluation.set_key,
         "prompt_id": evaluation.prompt_id,
         "score": evaluation.score,
-        "output": evaluation.output,
+        "output": storable_text(evaluation.output),
         "detail": None if detail is None else checked_json(detail, where),
         "prompt_tokens": evaluation.prompt_tokens,
         "computed_tokens": evaluation.computed_tokens,
         "cached_tokens": evaluation.cached_tokens,
-        "error": evaluation.error,
+        "error": storable_text(evaluation.error),
     }
 
 

@@ -31,23 +31,23 @@ def print_trajectory(name: str, db_url: str) -> None:
         except StoreError as error:
             raise fail(error) from None
     console.print(f"[bold]{search.name}[/] — {search.status.value}; {len(steps)} step(s) recorded")
-    table = Table(show_edge=False)
-    for column in ("step", "chosen", "score", "± SE", "n", "runner-up", "runner-up score", "candidates", "skipped", "failed"):
-        table.add_column(column, justify="left" if column in ("chosen", "runner-up") else "right")
+    table = Table(show_edge=False, pad_edge=False)
+    for column in ("step", "chosen", "score ± SE", "n", "runner-up", "score", "tried"):
+        ids = column in ("chosen", "runner-up")
+        table.add_column(column, justify="left" if ids else "right", no_wrap=True, min_width=16 if ids else None)
     for step, candidates in rows:
         chosen = next((c for c in candidates if c.set_key == step.set_key), None)
-        count = lambda status: str(sum(1 for c in candidates if c.status.value == status))  # noqa: E731
+        skipped = sum(1 for c in candidates if c.status.value == "skipped")
+        failed = sum(1 for c in candidates if c.status.value == "failed")
+        notes = ", ".join(f"{n} {what}" for n, what in ((skipped, "skipped"), (failed, "failed")) if n)
         table.add_row(
             str(step.step_index),
-            step.item_id or "(base set)",
-            f"{step.score:.4f}",
-            "-" if step.stderr is None else f"{step.stderr:.4f}",
+            step.item_id or "base set",
+            f"{step.score:.4f}" + ("" if step.stderr is None else f" ± {step.stderr:.4f}"),
             str(chosen.n_scored if chosen else "-"),
             step.runner_up_item_id or "-",
             "-" if step.runner_up_score is None else f"{step.runner_up_score:.4f}",
-            str(len(candidates)),
-            count("skipped"),
-            count("failed"),
+            f"{len(candidates)}" + (f" ({notes})" if notes else ""),
         )
     console.print(table)
     print_tuning_results(tuning)

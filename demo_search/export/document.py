@@ -66,12 +66,14 @@ def build_export(store: Store, name: str, *, tuned: dict[str, Any] | None = None
         )
     pool = {item.item_id: demonstration_from_payload(dict(item.payload)) for item in store.pool_items(name)}
     fixed = tuple(demonstration_from_payload(dict(p)) for p in search.fixed_demos)
-    chosen = [s.item_id for s in steps if s.item_id is not None]
-    selected = tuple(pool[i] for i in chosen)
+    last = steps[-1]
+    best = next(c for c in store.candidates_of_step(name, last.step_index) if c.set_key == last.set_key)
+    # The best set's own ids: in beam search it may extend a beam other than the previous step's choice.
+    selected = tuple(pool[i] for i in best.demo_ids)
     config = search.config
     position = config["template"]["position"]
     prompt_order = ordered_demonstrations(selected, (), fixed, position)
-    step_of = {item_id: s.step_index for s in steps if (item_id := s.item_id) is not None}
+    step_of = {item_id: index for index, item_id in enumerate(best.demo_ids, start=1)}  # step k adds the k-th
     if tuned is None:
         from demo_search.tuning.results import export_section, tuned_for_prompt  # the tuning package reads exports
 

@@ -93,3 +93,12 @@ def test_evaluation_values_are_checked() -> None:
         Evaluation("s", "p", 1.0, cached_tokens=-1)
     with pytest.raises(ValueError, match="prompt_id of the evaluation of set s must be a non-empty string"):
         Evaluation("s", "", 1.0)
+
+
+def test_nul_characters_in_generated_text_are_stored_as_replacement_characters(store: Store, search: Search) -> None:
+    odd = Evaluation("set-a", "prompt-0", 0.0, output="ab\x00c", error="bad \x00 byte")
+
+    assert store.record_evaluations("demo", [odd]) == 1
+
+    (stored,) = store.evaluations_for("demo", "set-a")
+    assert (stored.output, stored.error) == ("ab\ufffdc", "bad \ufffd byte")

@@ -136,10 +136,13 @@ def test_the_trajectory_of_the_export_is_the_one_status_prints(searches: dict[st
     def shown(value: float | None) -> str:
         return "-" if value is None else f"{value:.4f}"
 
+    def tried(row: dict) -> str:
+        return str(row["candidates"]) + (f" ({row['skipped']} skipped)" if row["skipped"] else "")
+
     expected = [
         [
-            str(row["step"]), row["chosen"] or "(base set)", shown(row["score"]), shown(row["stderr"]), str(row["n"]),
-            row["runner_up"] or "-", shown(row["runner_up_score"]), str(row["candidates"]), str(row["skipped"]), "0",
+            str(row["step"]), row["chosen"] or "base set", f"{shown(row['score'])} ± {shown(row['stderr'])}",
+            str(row["n"]), row["runner_up"] or "-", shown(row["runner_up_score"]), tried(row),
         ]
         for row in document["trajectory"]
     ]
