@@ -8,17 +8,7 @@ from typing import Any
 
 import pytest
 
-# Small enough for fast CPU tests. ``initializer_range`` is larger than Llama's 0.02 so that logits spread
-# out (gaps between the top tokens of ~0.1, far above fp32 noise) and greedy choices are never near-ties.
-RANDOM_MODEL_CONFIG: dict[str, Any] = dict(
-    hidden_size=64,
-    intermediate_size=128,
-    num_hidden_layers=2,
-    num_attention_heads=4,
-    num_key_value_heads=2,
-    max_position_embeddings=512,
-    initializer_range=0.2,
-)
+from tests.workers.fakes import RANDOM_MODEL_CONFIG
 
 TORCH_THREADS = 1  # faster than 2 on a shared 2-core machine (no spin-waiting between threads)
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import ray
 
+from tests.workers.fakes import FailingEngine
 from workers.actor import ActorOptions, explain_unplaceable
 from workers.decoding import DecodingParams
 from workers.dispatch import Dispatcher, NoLiveActorsError, PlacementError
@@ -137,33 +138,6 @@ def wait_until_gone(pid: int, timeout_s: float = 15.0) -> bool:
     return False
 
 
-class FailingEngine(Engine):
-    """Test-only: the real engine, except that units with a branch id in ``fail_on`` raise every time."""
-
-    def __init__(self, inner: Engine, fail_on: frozenset[str]) -> None:
-        self._inner, self._fail_on = inner, fail_on
-
-    @property
-    def max_context(self) -> int:
-        return self._inner.max_context
-
-    def _check(self, tree: PrefixTree) -> None:
-        for branch in tree.branches:
-            if branch.branch_id in self._fail_on:
-                raise RuntimeError(f"injected failure for branch {branch.branch_id}")
-
-    def score(self, tree: PrefixTree) -> ScoreResult:
-        self._check(tree)
-        return self._inner.score(tree)
-
-    def generate(self, tree: PrefixTree, params: DecodingParams) -> GenerateResult:
-        self._check(tree)
-        return self._inner.generate(tree, params)
-
-    def warm(self, prefix_ids: tuple[int, ...]) -> None:
-        self._inner.warm(prefix_ids)
-
-
 def failing_on_c1(spec: EngineSpec) -> Engine:
     return FailingEngine(create_engine(spec), frozenset({"c1"}))
 
@@ -250,7 +224,7 @@ def test_a_unit_that_keeps_failing_comes_back_failed_and_close_kills_every_actor
     assert_each_once(results, units)
     by_id = {r.unit_id: r for r in results}
     assert not by_id["u1"].ok and by_id["u1"].attempts == 2
-    assert by_id["u1"].error == "RuntimeError: injected failure for branch c1"
+    assert by_id["u1"].error == "RuntimeError: injected engine failure on branch c1"
     # A request that does not fit the context fails at once: retrying cannot help.
     assert not by_id["too-long"].ok and by_id["too-long"].attempts == 1
     assert by_id["too-long"].error.startswith("ContextLengthError: ") and "max_context=512" in by_id["too-long"].error

@@ -34,21 +34,12 @@ from typer.testing import CliRunner, Result
 from demo_search.synthetic import make_demonstrations, make_heldout
 from demo_search.templates import UrialPrompt, render_urial
 from demo_search.types import Demonstration, HeldOutPrompt
+from tests.workers.fakes import RANDOM_MODEL_CONFIG
 
 REPO = Path(__file__).resolve().parents[3]
 CLI = Path(sys.executable).with_name("demo-search")
 
-# Logits spread out (initializer_range well above Llama's 0.02), so candidates' mean log-likelihoods differ by
-# far more than fp32 noise and the greedy choice at every step is never a near-tie.
-MODEL_CONFIG: dict[str, Any] = dict(
-    hidden_size=64,
-    intermediate_size=128,
-    num_hidden_layers=2,
-    num_attention_heads=4,
-    num_key_value_heads=2,
-    max_position_embeddings=512,
-    initializer_range=0.2,
-)
+MODEL_CONFIG = RANDOM_MODEL_CONFIG
 RULES_TEXT = "# Instruction\n\nAnswer each query by the rule the examples follow."
 CLI_TIMEOUT_S = 300
 WIDE = "250"
