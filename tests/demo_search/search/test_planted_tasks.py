@@ -1,4 +1,5 @@
-"""The search finds the right demonstrations: real Ray, the bundled tiny model, real generations, SQLite.
+"""The search finds the right demonstrations: real Ray (this process's, see ``conftest.ray_address``), the bundled
+tiny model, real generations, SQLite.
 
 The quickstart task (``scripts/make_quickstart_data.py``): held-out prompts follow one hidden rule; the pool
 mixes right-rule, wrong-rule and noisy demonstrations. With no demonstrations the tiny model cannot know the
@@ -10,8 +11,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 from db import Store
 from demo_search.config import load_config
 from demo_search.search.session import run_search
@@ -19,15 +18,6 @@ from demo_search.types import Demonstration
 
 REPO = Path(__file__).resolve().parents[3]
 QUICKSTART = REPO / "examples" / "quickstart.yaml"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def local_ray():
-    import ray
-
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
 
 
 def kinds_of(pool_file: Path) -> dict[str, str]:
@@ -54,7 +44,7 @@ def assert_found_the_rule(steps, kinds: dict[str, str]) -> None:
     assert base.score < searched[-1].score
 
 
-def test_quickstart_greedy_picks_right_rule_demonstrations(tmp_path: Path) -> None:
+def test_quickstart_greedy_picks_right_rule_demonstrations(tmp_path: Path, ray_address: str) -> None:
     outcome, steps = search(QUICKSTART, f"sqlite:///{tmp_path / 'q.db'}")
     assert_found_the_rule(steps, kinds_of(REPO / "examples" / "quickstart" / "pool.jsonl"))
     assert outcome.units_failed == 0
