@@ -52,10 +52,3 @@ class SearchProblem:
             )
         layout = layout_step(plans, self.fixed, self.position)
         return build_prefix_tree(self.template, self.tokenizer, self.rules, layout, self.prompts, with_targets=with_targets)
-
-    def render_prompt_text(self, demo_ids: Sequence[str]) -> str:
-        """The context (rules + every demonstration in prompt order) for the set ``demo_ids``."""
-        from demo_search.templates import ordered_demonstrations
-
-        ordered = ordered_demonstrations(self.demonstrations(demo_ids), (), self.fixed, self.position)
-        return self.template.render_context(self.rules, ordered)
