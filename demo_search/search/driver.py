@@ -26,7 +26,7 @@ from demo_search.search.progress import NullProgress, ProgressSink
 from demo_search.search.strategies import Strategy
 from demo_search.templates import longest_request
 from workers.decoding import DecodingParams
-from workers.tree import PrefixTree
+from workers.tree import PrefixTree, ScoreResult
 from workers.units import UnitResult, WorkUnit
 
 logger = logging.getLogger(__name__)
@@ -255,7 +255,7 @@ class SearchDriver:
             logger.error("unit %s failed after %d attempt(s): %s", result.unit_id, result.attempts, result.error)
             self.progress.unit_done(0, 0, ok=False)
             return
-        items = result.result.scores if hasattr(result.result, "scores") else result.result.generations
+        items = result.result.scores if isinstance(result.result, ScoreResult) else result.result.generations
         if self.scorer.engine_call == "generate":
             items = [dataclasses.replace(g, text=self.problem.template.extract_answer(g.text)) for g in items]
         evaluations = self.scorer.evaluate(items, self.problem.prompts_by_id)

@@ -117,7 +117,7 @@ def _drive(
     scorer = build_scorer(config)
     decoding = config.to_decoding_params()
     stop = tuple(dict.fromkeys((*decoding.stop, *problem.template.stop_strings)))
-    decoding = type(decoding)(**{**decoding.__dict__, "stop": stop})
+    decoding = dataclasses.replace(decoding, stop=stop)
     with hold_lease(store, config.name) as check_lease:
         store.set_status(config.name, SearchStatus.RUNNING)
         try:

@@ -6,12 +6,9 @@ import pytest
 
 from demo_search.templates import ChatTemplate, TemplateError, layout_step, candidate_plans, render_step
 from demo_search.types import Demonstration, HeldOutPrompt, Turn
+from tests.demo_search.templates.chatml import CHATML
 from workers.tiny import build_byte_tokenizer
 
-CHATML = (
-    "{{ bos_token }}{% for m in messages %}{{ '<|' + m['role'] + '|>\\n' + m['content'] + eos_token + '\\n' }}"
-    "{% endfor %}{% if add_generation_prompt %}{{ '<|assistant|>\\n' }}{% endif %}"
-)
 # Writes the conversation's length into the system message: a longer conversation then does not start with the
 # render of a shorter one.
 COUNTING = (

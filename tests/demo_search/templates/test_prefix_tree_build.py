@@ -25,13 +25,10 @@ from demo_search.templates import (
     tokenize_step,
 )
 from demo_search.types import Demonstration, HeldOutPrompt
+from tests.demo_search.templates.chatml import CHATML
 from workers.tiny import build_byte_tokenizer
 
 SHARED_DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "icl-alignment"
-CHATML = (
-    "{{ bos_token }}{% for m in messages %}{{ '<|' + m['role'] + '|>\\n' + m['content'] + eos_token + '\\n' }}"
-    "{% endfor %}{% if add_generation_prompt %}{{ '<|assistant|>\\n' }}{% endif %}"
-)
 RULES = "Answer like the examples."
 POOL = tuple(Demonstration.single(f"q{i} ü", f"a{i}\n```\nx\n```") for i in range(5))
 LOOKS_SPECIAL = Demonstration.single("say <s>", "a </s> b")

@@ -22,14 +22,11 @@ from demo_search.templates import (
 )
 from demo_search.templates.urial import URIAL_STOP, UrialPrompt, query_header
 from demo_search.types import Demonstration, HeldOutPrompt, Turn
+from tests.demo_search.templates.chatml import CHATML
 from workers.tiny import build_byte_tokenizer
 
 SHARED_DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "icl-alignment"
 
-CHATML = (
-    "{{ bos_token }}{% for m in messages %}{{ '<|' + m['role'] + '|>\\n' + m['content'] + eos_token + '\\n' }}"
-    "{% endfor %}{% if add_generation_prompt %}{{ '<|assistant|>\\n' }}{% endif %}"
-)
 
 RULES = "# Instruction\n\nAnswer like the examples. "
 POOL = tuple(Demonstration.single(f"query {i} é", f"answer {i}\n```python\nx = {i}\n```\n") for i in range(6))
