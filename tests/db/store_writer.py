@@ -1,9 +1,10 @@
 """A driver-like process for the concurrency tests (run as a script, not collected by pytest).
 
-Usage: ``python store_writer.py URL WORKER UNITS PROMPTS READY_FILE GO_FILE``. It signals that it has started by
-creating READY_FILE, waits for GO_FILE (so every writer starts at once), then opens the store (creating the schema
-if the database is new), creates or finds the search "shared", adds the held-out prompts, and records every unit
-(one candidate set x all prompts) plus its candidate. Worker 0 goes forwards, the others backwards, so the writers
+Usage: ``python store_writer.py URL WORKER WRITERS UNITS PROMPTS READY_FILE GO_FILE``. It signals that it has
+started by creating READY_FILE, waits for GO_FILE (so every writer starts at once), then opens the store (creating
+the schema if the database is new), creates or finds the search "shared" and adds the held-out prompts. Then it
+creates READY_FILE.opened and waits until all WRITERS have (so no writer records units while another is still
+waiting for the schema), and records every unit (one candidate set x all prompts) plus its candidate. Worker 0 goes forwards, the others backwards, so the writers
 overlap on every unit. It prints ``{"new": N}``: how many evaluations it stored that were not stored before.
 """
 
@@ -17,13 +18,17 @@ from pathlib import Path
 from db import Candidate, CandidateStatus, Evaluation, SearchExistsError, Store, StoredItem
 
 
-def main(url: str, worker: int, units: int, prompts: int, ready: Path, go: Path) -> int:
-    ready.touch()
+def wait_for(condition, what: str) -> None:
     deadline = time.monotonic() + 60
-    while not go.exists():
+    while not condition():
         if time.monotonic() > deadline:
-            raise TimeoutError(f"{go} never appeared")
+            raise TimeoutError(f"{what} never happened")
         time.sleep(0.01)
+
+
+def main(url: str, worker: int, writers: int, units: int, prompts: int, ready: Path, go: Path) -> int:
+    ready.touch()
+    wait_for(go.exists, f"{go} appearing")
     new = 0
     with Store.open(url) as store:
         try:
@@ -31,6 +36,8 @@ def main(url: str, worker: int, units: int, prompts: int, ready: Path, go: Path)
         except SearchExistsError:
             pass
         store.add_heldout_prompts("shared", [StoredItem(f"prompt-{p}", p, {"text": f"q{p}"}) for p in range(prompts)])
+        ready.with_suffix(".opened").touch()
+        wait_for(lambda: len(list(ready.parent.glob("*.opened"))) >= writers, f"{writers} writers opening the store")
         order = range(units) if worker == 0 else reversed(range(units))
         for unit in order:
             set_key = f"set-{unit}"
@@ -45,5 +52,5 @@ def main(url: str, worker: int, units: int, prompts: int, ready: Path, go: Path)
 
 
 if __name__ == "__main__":
-    url, worker, units, prompts, ready, go = sys.argv[1:]
-    sys.exit(main(url, int(worker), int(units), int(prompts), Path(ready), Path(go)))
+    url, worker, writers, units, prompts, ready, go = sys.argv[1:]
+    sys.exit(main(url, int(worker), int(writers), int(units), int(prompts), Path(ready), Path(go)))

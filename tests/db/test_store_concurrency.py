@@ -20,7 +20,7 @@ def test_concurrent_writers_on_a_new_database(database_url: str, tmp_path: Path)
     go = tmp_path / "go"
     processes = [
         subprocess.Popen(
-            [sys.executable, str(WRITER), database_url, *map(str, (w, UNITS, PROMPTS, tmp_path / f"r{w}", go))],
+            [sys.executable, str(WRITER), database_url, *map(str, (w, writers, UNITS, PROMPTS, tmp_path / f"r{w}", go))],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
