@@ -40,7 +40,9 @@ class ActorOptions:
     """Resources and fault-tolerance settings of every engine actor of a dispatcher.
 
     ``cpu_threads`` is the actor's torch thread count; ``None`` means ``max(1, floor(num_cpus))``, so
-    actors never oversubscribe the CPUs they asked for. ``resources`` are custom resources
+    actors never oversubscribe the CPUs they asked for. ``tensor_parallel_size > 1`` splits ``num_gpus``
+    over that many one-node bundles of a placement group (``bundles()``): the actor runs in the first
+    bundle, and the engine's own workers (vLLM's tensor-parallel ranks) in all of them. ``resources`` are custom resources
     (e.g. ``{"gpu_slot": 1}``). ``max_restarts`` is how often Ray restarts a dead actor (-1: without
     limit); ``max_task_retries`` is how often Ray itself re-runs a call lost with its actor (see the
     module docstring; 0 leaves retrying to the dispatcher). ``runtime_env`` and ``extra`` (any other
@@ -53,6 +55,7 @@ class ActorOptions:
     max_restarts: int = 1
     max_task_retries: int = 0
     cpu_threads: int | None = None
+    tensor_parallel_size: int = 1
     runtime_env: Mapping[str, Any] | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -67,6 +70,13 @@ class ActorOptions:
                 f"max_restarts and max_task_retries must be >= -1 (-1: no limit), "
                 f"got {self.max_restarts} and {self.max_task_retries}"
             )
+        if self.tensor_parallel_size < 1:
+            raise ValueError(f"tensor_parallel_size must be >= 1, got {self.tensor_parallel_size}")
+        if self.tensor_parallel_size > 1 and self.num_gpus < self.tensor_parallel_size:
+            raise ValueError(
+                f"tensor_parallel_size {self.tensor_parallel_size} needs num_gpus >= {self.tensor_parallel_size} "
+                f"(one GPU per rank), got {self.num_gpus:g}"
+            )
         if self.cpu_threads is not None and self.cpu_threads < 1:
             raise ValueError(f"cpu_threads must be >= 1 (or None: follow num_cpus), got {self.cpu_threads}")
         object.__setattr__(self, "resources", dict(self.resources))
@@ -77,14 +87,27 @@ class ActorOptions:
         wanted = {"CPU": float(self.num_cpus), "GPU": float(self.num_gpus), **self.resources}
         return {name: amount for name, amount in wanted.items() if amount > 0}
 
+    def bundles(self) -> list[dict[str, float]] | None:
+        """The placement group bundles of one actor (``None`` when ``tensor_parallel_size`` is 1): one per rank,
+        ``num_gpus / tensor_parallel_size`` GPUs each; the first also holds the actor's CPUs and custom resources."""
+        if self.tensor_parallel_size == 1:
+            return None
+        per_rank = {"GPU": self.num_gpus / self.tensor_parallel_size}
+        first = {**({"CPU": float(self.num_cpus)} if self.num_cpus else {}), **per_rank, **self.resources}
+        return [first] + [dict(per_rank) for _ in range(self.tensor_parallel_size - 1)]
+
     def threads(self) -> int:
         """The torch thread count of each actor."""
         return self.cpu_threads if self.cpu_threads is not None else max(1, math.floor(self.num_cpus))
 
-    def remote_class(self):
-        """``EngineActor`` as a Ray actor class with these options applied."""
+    def remote_class(self, placement_group: Any = None):
+        """``EngineActor`` as a Ray actor class with these options applied; with ``tensor_parallel_size > 1``,
+        scheduled in bundle 0 of ``placement_group`` (made from ``bundles()``), whose other bundles the engine's
+        own Ray workers take."""
         import ray
 
+        if (placement_group is None) != (self.tensor_parallel_size == 1):
+            raise ValueError("a placement group is needed exactly when tensor_parallel_size > 1")
         options: dict[str, Any] = dict(
             num_cpus=self.num_cpus,
             num_gpus=self.num_gpus,
@@ -95,6 +118,14 @@ class ActorOptions:
         )
         if self.runtime_env is not None:
             options["runtime_env"] = dict(self.runtime_env)
+        if placement_group is not None:
+            from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+
+            # The actor holds bundle 0's CPUs only; the engine's rank workers take the GPUs of every bundle.
+            options.update(num_gpus=0, resources={})
+            options["scheduling_strategy"] = PlacementGroupSchedulingStrategy(
+                placement_group, placement_group_bundle_index=0, placement_group_capture_child_tasks=True
+            )
         options.update(self.extra)
         return ray.remote(EngineActor).options(**options)
 

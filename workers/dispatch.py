@@ -12,7 +12,11 @@ Guarantees of ``Dispatcher.run``:
   attempts (a ``ContextLengthError`` is not retried), then the unit is yielded as failed;
 * an actor that died for good, or is not back within ``recovery_timeout_s``, leaves the pool; if none
   is left, ``NoLiveActorsError`` is raised after everything that finished was yielded, naming the
-  units not yielded.
+  units not yielded;
+* an actor whose node died is restarted by Ray wherever it fits (up to ``ActorOptions.max_restarts``);
+  when no node has room it waits, and rejoins the pool once a node that offers its resources is back.
+  A pool that fills the cluster (``num_actors=None``) also grows while it runs, whenever the cluster has
+  room for more actors and none is recovering.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from ray.exceptions import ActorDiedError, RayActorError, RayError, RayTaskError
 
 from workers.actor import ActorCounters, ActorOptions, EngineFactory, RunReply, explain_unplaceable
 from workers.errors import ContextLengthError, EngineError, WorkerError
+from workers.placement import cluster_capacity, release, reserve
 from workers.spec import EngineSpec
 from workers.units import UnitResult, WorkUnit
 
@@ -82,6 +87,7 @@ class _Slot:
 
     name: str
     handle: Any
+    group: Any = None  # the actor's placement group (tensor parallelism), released with the actor
     incarnation: str = ""
     state: SlotState = "idle"
     warmed_prefix: tuple[int, ...] | None = None
@@ -104,8 +110,11 @@ class _Probe:
 class Dispatcher:
     """A pool of ``num_actors`` engine actors built from ``spec``; ``run`` spreads units over it.
 
-    The constructor starts the actors and waits up to ``placement_timeout_s`` for Ray to place them
-    (``PlacementError`` names the resources no node offers), then up to ``load_timeout_s`` (``None``:
+    ``num_actors=None`` fills the cluster: as many actors as its nodes can place now (``cluster_capacity``),
+    and more while runs go on when nodes join (checked every ``grow_interval_s``). The constructor starts
+    the actors and waits up to ``placement_timeout_s`` for Ray to place them (``PlacementError`` names the
+    resources no node offers; when filling the cluster, only if not even one actor was placed, the others
+    being let go), then up to ``load_timeout_s`` (``None``:
     no limit) for their engines to load (``EngineError`` names the actor and the cause). An actor that
     failed and is not back with its engine within ``recovery_timeout_s`` (e.g. Ray cannot place its
     restart after a node died) is removed from the pool, so a run never waits on it forever.
@@ -116,7 +125,7 @@ class Dispatcher:
     def __init__(
         self,
         spec: EngineSpec,
-        num_actors: int,
+        num_actors: int | None,
         *,
         actor_options: ActorOptions | None = None,
         max_attempts: int = 3,
@@ -124,11 +133,12 @@ class Dispatcher:
         load_timeout_s: float | None = None,
         recovery_timeout_s: float = 600.0,
         probe_interval_s: float = 1.0,
+        grow_interval_s: float = 10.0,
         close_timeout_s: float = 10.0,
         engine_factory: EngineFactory | None = None,
     ) -> None:
-        if num_actors < 1:
-            raise ValueError(f"num_actors must be >= 1, got {num_actors}")
+        if num_actors is not None and num_actors < 1:
+            raise ValueError(f"num_actors must be >= 1 (or None: fill the cluster), got {num_actors}")
         if max_attempts < 1:
             raise ValueError(f"max_attempts must be >= 1, got {max_attempts}")
         for name, value in (("placement_timeout_s", placement_timeout_s), ("recovery_timeout_s", recovery_timeout_s)):
@@ -144,15 +154,27 @@ class Dispatcher:
         self._recovery_timeout_s = recovery_timeout_s
         self._probe_interval_s = probe_interval_s
         self._close_timeout_s = close_timeout_s
+        self._engine_factory = engine_factory
+        self._fill_cluster = num_actors is None
+        self._grow_interval_s = grow_interval_s
+        self._next_grow_check = time.monotonic() + grow_interval_s
         self._stats = DispatchStats()
         self._running = False
         self._closed = False
-        remote_class = self._options.remote_class()
-        self._slots = [
-            _Slot(name=f"engine-{i}", handle=remote_class.remote(spec, engine_factory, threads=self._options.threads()))
-            for i in range(num_actors)
-        ]
+        if num_actors is None:
+            num_actors = cluster_capacity(self._options)
+            if num_actors == 0:
+                demand = self._options.demand()
+                raise PlacementError(
+                    f"the cluster has no room for an engine actor asking for {_fmt(demand)}: "
+                    f"{explain_unplaceable(demand, ray.nodes())}. Add nodes that offer them, or lower the "
+                    "per-actor resources"
+                )
+            logger.info("filling the cluster: room for %d engine actor(s)", num_actors)
+        self._slots: list[_Slot] = []
         try:
+            for _ in range(num_actors):
+                self._slots.append(self._start_actor())
             self._await_placement(placement_timeout_s)
             self._await_engines(load_timeout_s)
         except BaseException:
@@ -214,14 +236,55 @@ class Dispatcher:
     def __enter__(self) -> Dispatcher:
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, *exc_info: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:  # interrupted (e.g. ``ray job stop``): no time to let the engines shut down one by one
+            self._closed = True
+            self._kill_all()
+
+    # -- actors -----------------------------------------------------------------------------------
+
+    def _start_actor(self) -> _Slot:
+        """A new slot whose actor Ray places asynchronously (in its own placement group if it needs one)."""
+        group = reserve(self._options)
+        handle = self._options.remote_class(group).remote(
+            self._spec, self._engine_factory, threads=self._options.threads()
+        )
+        return _Slot(name=f"engine-{len(self._slots)}", handle=handle, group=group)
+
+    def _grow(self, inflight: dict) -> None:
+        """When filling the cluster: start actors for the room the cluster has now (a node joined, or came
+        back), unless an actor is recovering (its restart may be about to take that room)."""
+        now = time.monotonic()
+        if not self._fill_cluster or now < self._next_grow_check:
+            return
+        self._next_grow_check = now + self._grow_interval_s
+        if any(slot.state in ("waiting", "probing") for slot in self._slots):
+            return
+        for _ in range(cluster_capacity(self._options)):
+            slot = self._start_actor()
+            self._slots.append(slot)
+            # A probe (``load()``) answers once the actor is placed and has its engine; until then, and at most
+            # recovery_timeout_s, the slot counts as recovering.
+            slot.state, slot.failed_at = "probing", now
+            inflight[slot.handle.load.remote()] = _Probe(slot)
+            logger.info("the cluster has room: engine actor %s joins the pool", slot.name)
 
     # -- start-up ---------------------------------------------------------------------------------
 
     def _await_placement(self, timeout_s: float) -> None:
         refs = {slot.handle.ready.remote(): slot for slot in self._slots}
         done, not_done = ray.wait(list(refs), num_returns=len(refs), timeout=timeout_s)
+        if not_done and self._fill_cluster and done:
+            logger.warning(
+                "%d of %d engine actor(s) were not placed within %g s; going on with %d",
+                len(not_done), len(refs), timeout_s, len(done),
+            )
+            for ref in not_done:
+                self._kill(refs.pop(ref))
+            self._slots = [slot for slot in self._slots if slot.state != "gone"]
+            not_done = []
         if not_done:
             demand = self._options.demand()
             totals = ray.cluster_resources()
@@ -236,7 +299,7 @@ class Dispatcher:
         for ref in done:
             slot = refs[ref]
             slot.incarnation = self._get_or_raise(ref, slot, "start")
-        logger.info("%d engine actor(s) placed, each with %s", len(refs), _fmt(self._options.demand()))
+        logger.info("%d engine actor(s) placed, each with %s", len(done), _fmt(self._options.demand()))
 
     def _await_engines(self, timeout_s: float | None) -> None:
         started = time.monotonic()
@@ -328,6 +391,8 @@ class Dispatcher:
     def _assign(self, pending: deque[WorkUnit], attempts: dict[str, int], inflight: dict) -> None:
         now = time.monotonic()
         self._expire_recoveries(now, inflight)
+        if pending:
+            self._grow(inflight)
         for slot in self._slots:
             if slot.state == "waiting" and now >= slot.probe_after:
                 inflight[slot.handle.load.remote()] = _Probe(slot)
@@ -432,18 +497,20 @@ class Dispatcher:
             self._drop(slot, f"it is dead for good: {_describe(err)}")
         except RayTaskError as err:
             self._drop(slot, f"its engine failed to load after a restart: {_describe(err)}")
-            ray.kill(slot.handle, no_restart=True)
         except RayActorError as err:
             slot.state = "waiting"
             slot.probe_after = time.monotonic() + self._probe_interval_s
             logger.info("actor %s still unavailable (%s); probing again", slot.name, _describe(err))
         else:
-            logger.warning("actor %s is back as %s (was %s)", slot.name, incarnation, slot.incarnation)
+            if slot.incarnation:
+                logger.warning("actor %s is back as %s (was %s)", slot.name, incarnation, slot.incarnation)
+            else:
+                logger.info("actor %s joined the pool as %s", slot.name, incarnation)
             slot.incarnation = incarnation
             slot.state = "idle"
 
     def _drop(self, slot: _Slot, why: str) -> None:
-        slot.state = "gone"
+        self._kill(slot)
         self._bump(actors_lost=1)
         logger.error("actor %s removed from the pool, %s; %d actor(s) left", slot.name, why, len(self.actors))
 
@@ -452,7 +519,6 @@ class Dispatcher:
         for slot in self._slots:
             if slot.state in ("waiting", "probing") and now - slot.failed_at >= self._recovery_timeout_s:
                 self._drop(slot, f"it was not back within {self._recovery_timeout_s:g} s (recovery_timeout_s)")
-                ray.kill(slot.handle, no_restart=True)
         for ref in [ref for ref, call in inflight.items() if isinstance(call, _Probe) and call.slot.state == "gone"]:
             del inflight[ref]
 
@@ -490,8 +556,14 @@ class Dispatcher:
 
     def _kill_all(self) -> None:
         for slot in self._slots:
-            ray.kill(slot.handle, no_restart=True)
-            slot.state = "gone"
+            self._kill(slot)
+
+    @staticmethod
+    def _kill(slot: _Slot) -> None:
+        ray.kill(slot.handle, no_restart=True)
+        release(slot.group)
+        slot.group = None
+        slot.state = "gone"
 
     def _bump(self, **increments: int) -> None:
         self._stats = replace(self._stats, **{k: getattr(self._stats, k) + v for k, v in increments.items()})

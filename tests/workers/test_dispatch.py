@@ -7,18 +7,16 @@ the tests that keep their actors healthy share one pool (``pool``); the others s
 from __future__ import annotations
 
 import os
-import random
 import signal
 import sys
 import time
-from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import ray
 
-from tests.workers.fakes import FailingEngine
+from tests.workers.fakes import PREFIX, FailingEngine, assert_each_once, make_units
 from workers.actor import ActorOptions, explain_unplaceable
 from workers.decoding import DecodingParams
 from workers.dispatch import Dispatcher, NoLiveActorsError, PlacementError
@@ -26,12 +24,11 @@ from workers.engine import Engine
 from workers.engines import create_engine
 from workers.errors import WorkerError
 from workers.spec import EngineSpec
-from workers.tree import Branch, GenerateResult, Leaf, PrefixTree, ScoreResult
-from workers.units import UnitResult, WorkUnit
+from workers.tree import Branch, GenerateResult, PrefixTree, ScoreResult
+from workers.units import WorkUnit
 
 # Actors ask for half a CPU each, so two actors and a restarted one fit on the 2-CPU local cluster.
 HALF_CPU = ActorOptions(num_cpus=0.5)
-PREFIX = 120
 
 
 @pytest.fixture(scope="module")
@@ -65,30 +62,6 @@ def pool(ray_local, spec: EngineSpec) -> Iterator[Dispatcher]:
         yield dispatcher
 
 
-def make_units(
-    count: int,
-    *,
-    leaves: int,
-    prompt: int = 12,
-    target: int = 16,
-    seed: int = 0,
-    prefix_ids: tuple[int, ...] | None = None,
-    id_prefix: str = "u",
-) -> list[WorkUnit]:
-    """``count`` score units (one candidate branch each) sharing one prefix and the same leaves."""
-    rng = random.Random(seed)
-
-    def ids(n: int) -> tuple[int, ...]:
-        return tuple(rng.randrange(3, 259) for _ in range(n))
-
-    shared = prefix_ids or ((1,) + ids(PREFIX - 1))
-    leaf_set = tuple(Leaf(f"q{i}", ids(prompt + i % 3), ids(target - i % 4)) for i in range(leaves))
-    return [
-        WorkUnit(f"{id_prefix}{i}", "score", PrefixTree(shared, (Branch(f"c{i}", ids(20 + i)),), leaf_set))
-        for i in range(count)
-    ]
-
-
 def run_locally(engine: Engine, unit: WorkUnit) -> ScoreResult | GenerateResult:
     if unit.kind == "score":
         return engine.score(unit.tree)
@@ -108,11 +81,6 @@ def assert_same_output(got: ScoreResult | GenerateResult, want: ScoreResult | Ge
         assert [(g.leaf_id, g.token_ids, g.text, g.finish_reason) for g in got.generations] == [
             (g.leaf_id, g.token_ids, g.text, g.finish_reason) for g in want.generations
         ]
-
-
-def assert_each_once(results: Sequence[UnitResult], units: Sequence[WorkUnit]) -> None:
-    counts = Counter(r.unit_id for r in results)
-    assert counts == Counter(u.unit_id for u in units), f"yielded {counts}"
 
 
 def pid_once_back(handle, timeout_s: float = 60.0) -> int:

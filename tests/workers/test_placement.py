@@ -1,0 +1,144 @@
+"""Placement on a multi-node Ray cluster: filling it, growing when nodes join, losing a node, tensor-parallel groups.
+
+The cluster is real: ``ray.cluster_utils.Cluster`` starts a head and worker raylets on this machine, and a test
+removes a node by killing its processes. A custom resource ``accelerator`` (and fake ``num_gpus``) stands in for
+GPUs. The module shuts down any Ray the session started before, so it owns the driver connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import ray
+from ray.cluster_utils import Cluster
+
+from tests.workers.fakes import assert_each_once, make_units
+from workers.actor import ActorOptions
+from workers.dispatch import Dispatcher, PlacementError
+from workers.placement import cluster_capacity, fit_count
+from workers.spec import EngineSpec
+
+ON_ACCELERATOR = ActorOptions(num_cpus=0.5, resources={"accelerator": 1}, max_restarts=-1)
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Cluster]:
+    if ray.is_initialized():
+        ray.shutdown()
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    ray.init(address=cluster.address, logging_level="WARNING", log_to_driver=False)
+    yield cluster
+    ray.shutdown()
+    cluster.shutdown()
+
+
+@pytest.fixture
+def nodes(cluster: Cluster) -> Iterator[callable]:
+    """``add(**node_args)`` adds a worker node and waits for it; every node added is removed after the test."""
+    added = []
+
+    def add(**node_args):
+        node = cluster.add_node(num_cpus=1, **node_args)
+        cluster.wait_for_nodes()
+        added.append(node)
+        return node
+
+    yield add
+    for node in added:
+        if node in cluster.worker_nodes:
+            cluster.remove_node(node, allow_graceful=False)
+
+
+@pytest.fixture(scope="module")
+def spec(random_model_dir: Path) -> EngineSpec:
+    return EngineSpec(kind="transformers", model=str(random_model_dir), batch_size=4)
+
+
+def test_fit_count_takes_the_scarcest_resource():
+    assert fit_count({"CPU": 1.0, "GPU": 2.0}, {"CPU": 8.0, "GPU": 5.0}) == 2
+    assert fit_count({"CPU": 0.5, "accelerator": 1.0}, {"CPU": 4.0}) == 0
+    assert fit_count({"CPU": 0.1}, {"CPU": 0.3}) == 3  # no fixed-point rounding loss
+    with pytest.raises(ValueError, match="at least one resource"):
+        fit_count({}, {"CPU": 1.0})
+
+
+def test_a_pool_that_fills_the_cluster_grows_when_a_node_joins_mid_run(cluster, nodes, spec):
+    nodes(resources={"accelerator": 1})
+    assert cluster_capacity(ON_ACCELERATOR) == 1
+    units = make_units(60, leaves=60, target=60, seed=5)
+
+    with Dispatcher(spec, None, actor_options=ON_ACCELERATOR, grow_interval_s=0.5) as dispatcher:
+        assert list(dispatcher.actors) == ["engine-0"]
+        iterator = dispatcher.run(units)
+        results = [next(iterator)]
+        nodes(resources={"accelerator": 1})
+        results += list(iterator)
+        actors = list(dispatcher.actors)
+
+    assert_each_once(results, units)
+    assert all(r.ok for r in results)
+    assert actors == ["engine-0", "engine-1"]
+    assert any(r.actor == "engine-1" for r in results), "the actor that joined took no unit"
+
+
+def test_a_dead_node_costs_nothing_and_its_actor_rejoins_when_a_node_is_back(cluster, nodes, spec):
+    nodes(resources={"accelerator": 1})
+    doomed = nodes(resources={"accelerator": 1})
+    units = make_units(60, leaves=60, target=60, seed=6)
+
+    with Dispatcher(spec, None, actor_options=ON_ACCELERATOR, probe_interval_s=0.2) as dispatcher:
+        before = {name: c.incarnation for name, c in dispatcher.actor_counters().items()}
+        assert len(before) == 2
+        iterator = dispatcher.run(units)
+        results = [next(iterator)]
+        cluster.remove_node(doomed, allow_graceful=False)  # both actors are mid-unit: one unit is lost with it
+        results += [next(iterator) for _ in range(5)]
+        nodes(resources={"accelerator": 1})  # Ray places the restarting actor there
+        results += list(iterator)
+        stats = dispatcher.stats
+        after = dispatcher.actor_counters()
+
+    assert_each_once(results, units)
+    assert all(r.ok for r in results)
+    assert stats.actor_deaths == 1 and stats.actors_lost == 0 and stats.retries == 1
+    restarted = [name for name, counters in after.items() if counters.incarnation != before[name]]
+    assert len(restarted) == 1, f"incarnations before {before}, after {after}"
+    assert after[restarted[0]].units_run > 0, "the restarted actor took no unit after it rejoined"
+
+
+def test_a_tensor_parallel_actor_gets_a_one_node_placement_group_released_on_close(cluster, nodes, spec):
+    node = nodes(num_gpus=2)
+    options = ActorOptions(num_cpus=0.5, num_gpus=2, tensor_parallel_size=2)
+    units = make_units(2, leaves=4)
+
+    with Dispatcher(spec, None, actor_options=options) as dispatcher:
+        assert len(dispatcher.actors) == 1  # one node offers 2 GPUs: room for one 2-GPU actor
+        results = list(dispatcher.run(units))
+        (group,) = [g for g in ray.util.placement_group_table().values() if g["state"] == "CREATED"]
+    assert_each_once(results, units)
+    assert group["strategy"] == "STRICT_PACK"
+    assert list(group["bundles"].values()) == [{"CPU": 0.5, "GPU": 1.0}, {"GPU": 1.0}]
+    assert set(group["bundles_to_node_id"].values()) == {node.node_id}
+    table = ray.util.placement_group_table()
+    assert all(g["state"] == "REMOVED" for g in table.values()), table
+
+
+@pytest.mark.parametrize(
+    ("num_actors", "named"),
+    [
+        (1, "1 of 1 engine actor(s) could not be placed within 2 s"),
+        (None, "the cluster has no room for an engine actor asking for {CPU: 0.5, GPU: 4}"),
+    ],
+    ids=["fixed-count", "fill-the-cluster"],
+)
+def test_a_tensor_parallel_actor_larger_than_any_node_fails_naming_the_gpus(cluster, nodes, spec, num_actors, named):
+    nodes(num_gpus=2)
+    nodes(num_gpus=2)  # 4 GPUs in the cluster, but never 4 on one node
+    options = ActorOptions(num_cpus=0.5, num_gpus=4, tensor_parallel_size=4)
+    with pytest.raises(PlacementError) as caught:
+        Dispatcher(spec, num_actors, actor_options=options, placement_timeout_s=2.0)
+    message = str(caught.value)
+    assert named in message and "'GPU': asked 4, the largest node has 2" in message
+    assert all(g["state"] == "REMOVED" for g in ray.util.placement_group_table().values())
