@@ -25,7 +25,7 @@ from pathlib import Path
 
 import torch
 
-from demo_search.synthetic import RULES, make_demonstrations
+from demo_search.synthetic import MAX_QUERY_LENGTH, MIN_QUERY_LENGTH, RULES, random_query
 from demo_search.templates import UrialTemplate
 from demo_search.templates.urial import BLOCK_SEPARATOR
 from demo_search.types import Demonstration, HeldOutPrompt
@@ -58,6 +58,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     # data
     parser.add_argument("--seq-len", type=int, default=320, help="tokens per document: rules + as many pairs as fit")
     parser.add_argument("--loss-on", choices=("answers", "all"), default="answers")
+    parser.add_argument("--min-query-length", type=int, default=MIN_QUERY_LENGTH,
+                        help="shortest training query (shorter queries give more, simpler pairs per document)")
+    parser.add_argument("--rule-weights", type=_rule_weights, default=None,
+                        help="how often each rule's documents are drawn, e.g. copy=3,reverse=3,shift=3 (rules not "
+                             "named weigh 1; default: uniform)")
     # optimisation
     parser.add_argument("--steps", type=int, default=2500)
     parser.add_argument("--max-minutes", type=float, default=25.0,
@@ -78,7 +83,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--eval-every", type=int, default=400)
     parser.add_argument("--eval-queries", type=int, default=100, help="fresh queries per rule and condition")
     parser.add_argument("--eval-seed", type=int, default=1234)
+    parser.add_argument("--save-every", type=int, default=0,
+                        help="also save the model to --out every this many steps (0: only at the end)")
     return parser.parse_args(argv)
+
+
+def _rule_weights(text: str) -> dict[str, float]:
+    weights = dict.fromkeys(RULES, 1.0)
+    for item in text.split(","):
+        name, sep, value = item.partition("=")
+        if not sep or name.strip() not in RULES:
+            raise argparse.ArgumentTypeError(f"expected RULE=WEIGHT with RULE in {', '.join(RULES)}, got {item!r}")
+        weights[name.strip()] = float(value)
+    return weights
 
 
 def encode_pair(tokenizer, rules_text: str, demo: Demonstration, loss_on: str) -> tuple[list[int], list[int]]:
@@ -98,7 +115,10 @@ def encode_pair(tokenizer, rules_text: str, demo: Demonstration, loss_on: str) -
     return ids, labels
 
 
-def build_document(tokenizer, rules_text: str, rule: str, seq_len: int, rng: random.Random, loss_on: str):
+def build_document(
+    tokenizer, rules_text: str, rule: str, seq_len: int, rng: random.Random, loss_on: str,
+    min_query_length: int = MIN_QUERY_LENGTH,
+):
     """Ids, labels and demonstrations of one document: the rules, then as many Q/A pairs of ``rule`` as fit in
     ``seq_len`` tokens.
 
@@ -109,7 +129,10 @@ def build_document(tokenizer, rules_text: str, rule: str, seq_len: int, rng: ran
     labels = list(ids) if loss_on == "all" else [IGNORE_INDEX] * len(ids)
     demos: list[Demonstration] = []
     while True:
-        (demo,) = make_demonstrations(rule, 1, rng, exclude=frozenset(d.query for d in demos))
+        query = random_query(rng, min_query_length, MAX_QUERY_LENGTH)
+        if any(query == d.query for d in demos):
+            continue
+        demo = Demonstration.single(query, RULES[rule](query))
         pair_ids, pair_labels = encode_pair(tokenizer, rules_text, demo, loss_on)
         if len(ids) + len(pair_ids) > seq_len:
             return ids, labels, demos
@@ -127,13 +150,17 @@ def check_segmentation(tokenizer, rules_text: str, seq_len: int) -> None:
 
 
 def make_batch(tokenizer, rules_text: str, args: argparse.Namespace, rng: random.Random):
-    """``batch_size`` documents, each of a rule drawn uniformly, right-padded to exactly ``seq_len`` tokens (one
-    shape for every step, so the compiled model never recompiles)."""
+    """``batch_size`` documents, each of a rule drawn by ``--rule-weights``, right-padded to exactly ``seq_len``
+    tokens (one shape for every step, so the compiled model never recompiles)."""
     rules = list(RULES)
+    weights = [args.rule_weights[rule] for rule in rules] if args.rule_weights else None
     input_ids = torch.full((args.batch_size, args.seq_len), tokenizer.pad_token_id, dtype=torch.long)
     labels = torch.full((args.batch_size, args.seq_len), IGNORE_INDEX, dtype=torch.long)
     for row in range(args.batch_size):
-        ids, labs, _ = build_document(tokenizer, rules_text, rng.choice(rules), args.seq_len, rng, args.loss_on)
+        ids, labs, _ = build_document(
+            tokenizer, rules_text, rng.choices(rules, weights)[0], args.seq_len, rng, args.loss_on,
+            args.min_query_length,
+        )
         # Right padding needs no attention mask: causal attention never lets a real token see a later pad.
         input_ids[row, : len(ids)] = torch.tensor(ids)
         labels[row, : len(labs)] = torch.tensor(labs)
@@ -211,27 +238,35 @@ def train(args: argparse.Namespace) -> None:
             model.eval()
             table = evaluate(model, tokenizer, rules_text, list(RULES), 10, 4, args.eval_seed + steps_done)
             logger.info("step %d quick eval (10 queries per cell):\n%s", steps_done, format_table(table))
+        if args.save_every and steps_done % args.save_every == 0:
+            save(model, tokenizer, args, steps_done, time.monotonic() - start)
     train_seconds = time.monotonic() - start
-
+    save(model, tokenizer, args, steps_done, train_seconds)
     model.eval()
-    model.generation_config.pad_token_id = config.pad_token_id
-    args.out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(args.out)
-    tokenizer.save_pretrained(args.out)
-    settings = {key: _portable(value) for key, value in vars(args).items()}
-    settings.update(parameters=n_params, steps_done=steps_done, train_seconds=round(train_seconds), rules=list(RULES))
-    if args.init_from is not None and (args.init_from / "training_args.json").is_file():
-        # Keep the whole chain of runs that made this model.
-        settings["init_from_training_args"] = json.loads((args.init_from / "training_args.json").read_text())
-    (args.out / "training_args.json").write_text(json.dumps(settings, indent=2) + "\n")
-    logger.info("saved %s after %.0fs of training", args.out, train_seconds)
-
     table = evaluate(model, tokenizer, rules_text, list(RULES), args.eval_queries, 4, args.eval_seed)
     (args.out / "evaluation.json").write_text(
         json.dumps({"queries_per_cell": args.eval_queries, "demos": 4, "seed": args.eval_seed, "table": table},
                    indent=2) + "\n"
     )
     logger.info("final evaluation (%d queries per cell, K=4):\n%s", args.eval_queries, format_table(table))
+
+
+def save(model, tokenizer, args: argparse.Namespace, steps_done: int, train_seconds: float) -> None:
+    """Write the model, its tokenizer and ``training_args.json`` (settings, steps done, the chain of runs) to
+    ``--out``."""
+    model.generation_config.pad_token_id = model.config.pad_token_id
+    args.out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(args.out)
+    tokenizer.save_pretrained(args.out)
+    settings = {key: _portable(value) for key, value in vars(args).items()}
+    settings.update(
+        parameters=model.num_parameters(), steps_done=steps_done, train_seconds=round(train_seconds), rules=list(RULES)
+    )
+    if args.init_from is not None and (args.init_from / "training_args.json").is_file():
+        # Keep the whole chain of runs that made this model.
+        settings["init_from_training_args"] = json.loads((args.init_from / "training_args.json").read_text())
+    (args.out / "training_args.json").write_text(json.dumps(settings, indent=2) + "\n")
+    logger.info("saved %s after %d steps, %.0fs of training", args.out, steps_done, train_seconds)
 
 
 def _portable(value):

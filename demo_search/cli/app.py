@@ -38,12 +38,14 @@ def _register() -> None:
     from demo_search.cli.database import db_app, list_searches
     from demo_search.cli.report import export, status
     from demo_search.cli.run import resume, run
+    from demo_search.cli.submit import submit
     from demo_search.cli.tune import tune
     from demo_search.cli.validate import validate
 
     app.command("validate")(validate)
     app.command("run")(run)
     app.command("resume")(resume)
+    app.command("submit")(submit)
     app.command("status")(status)
     app.command("export")(export)
     app.command("tune")(tune)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -15,9 +16,13 @@ from demo_search.cli.validate import ConfigArg, SetOption, print_error
 from demo_search.config import default_database_url, load_config, shortcut_overrides
 from demo_search.errors import DemoSearchError
 from demo_search.search.driver import SearchOutcome
-from demo_search.search.session import RayOptions, resume_search, run_search
+from demo_search.search.cluster import RayOptions
+from demo_search.search.session import resume_search, run_search
 from workers.errors import WorkerError
 
+WorkersOption = Annotated[
+    str | None, typer.Option("--workers", help="Engine actors: a number, or auto (fill the cluster).")
+]
 AddressOption = Annotated[
     str | None,
     typer.Option("--address", help="Ray cluster to use: auto or ray://HOST:PORT (default: $RAY_ADDRESS, else local)."),
@@ -81,7 +86,18 @@ def _report(name: str, outcome: SearchOutcome, db_url: str) -> None:
     )
 
 
+def _interrupt_on_sigterm() -> None:
+    """Treat SIGTERM (``ray job stop``, ``docker stop``, ``kill``) like Ctrl-C: the search is marked interrupted and
+    its lease released, so ``resume`` continues it at once."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def _guarded(action):
+    _interrupt_on_sigterm()
     try:
         return action()
     except (DemoSearchError,) as error:
@@ -99,7 +115,7 @@ def run(
     overrides: SetOption = None,
     name: Annotated[str | None, typer.Option("--name", help="Search name (overrides the config).")] = None,
     db: DbOption = None,
-    workers: Annotated[int | None, typer.Option("--workers", help="Number of engine actors.")] = None,
+    workers: WorkersOption = None,
     address: AddressOption = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Also export the best set as JSON here.")] = None,
 ) -> None:

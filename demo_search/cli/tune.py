@@ -18,7 +18,7 @@ from demo_search.cli.run import AddressOption
 from demo_search.cli.validate import SetOption, print_error
 from demo_search.config import default_database_url
 from demo_search.errors import DemoSearchError
-from demo_search.search.session import RayOptions
+from demo_search.search.cluster import RayOptions
 from workers.errors import WorkerError
 
 if TYPE_CHECKING:

@@ -54,9 +54,13 @@ def parse_override(text: str) -> Override:
     return Override(path=tuple(key.split(".")), value=value, label=f"override {text!r}")
 
 
-def shortcut_overrides(*, name: str | None = None, db: str | None = None, workers: int | None = None) -> list[Override]:
+def shortcut_overrides(
+    *, name: str | None = None, db: str | None = None, workers: str | int | None = None
+) -> list[Override]:
     """The CLI's typed options as overrides: ``--name`` -> ``name``, ``--db`` -> ``database.url``,
-    ``--workers`` -> ``workers.count``. Options left as ``None`` are not overridden."""
+    ``--workers`` -> ``workers.count`` (a number, or ``auto``). Options left as ``None`` are not overridden."""
+    if isinstance(workers, str) and workers.strip().lstrip("-").isdigit():
+        workers = int(workers)
     shortcuts = [
         ("--name", ("name",), name),
         ("--db", ("database", "url"), db),

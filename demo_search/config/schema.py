@@ -16,7 +16,7 @@ import re
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, model_validator
+from pydantic import AfterValidator, BaseModel, PlainValidator, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, model_validator
 from pydantic_core import PydanticCustomError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -302,7 +302,7 @@ class TuningConfig(Section):
     enabled: StrictBool = Field(False, description="tune automatically after the search finishes")
     n_trials: PositiveInt = Field(30, description="completed trials the study ends with")
     parallel_trials: PositiveInt | None = Field(
-        None, description="trials evaluated at once, one work unit each; null means workers.count"
+        None, description="trials evaluated at once, one work unit each; null means workers.count (4 when it is auto)"
     )
     seed: NonNegativeInt | None = Field(None, description="the sampler's seed; null means the search's seed")
     startup_trials: NonNegativeInt = Field(10, description="completed trials before TPE stops sampling at random")
@@ -323,12 +323,32 @@ class TuningConfig(Section):
         return self
 
 
-class WorkersConfig(Section):
-    """How many engine actors run, and what each one asks Ray for."""
+def _actor_count(value: Any) -> int | str:
+    if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+        return value
+    raise PydanticCustomError("actor_count", "must be a whole number >= 1, or auto")
 
-    count: PositiveInt = 1
+
+ActorCount = Annotated[int | Literal["auto"], PlainValidator(_actor_count)]
+
+
+class WorkersConfig(Section):
+    """How many engine actors run, and what each one asks Ray for (none of it changes a search's results)."""
+
+    count: ActorCount = Field(
+        "auto", description="engine actors; auto fills what the cluster offers, and grows when nodes join"
+    )
     gpus_per_worker: NonNegativeFloat = 0.0
     cpus_per_worker: NonNegativeFloat = 1.0
+    resources: dict[str, PositiveFloat] = Field(
+        default_factory=dict, description="custom Ray resources each actor asks for, e.g. {accelerator: 1}"
+    )
+    max_restarts: Annotated[int, Field(ge=-1)] = Field(
+        3, description="how often Ray restarts a dead actor (e.g. after its node died); -1: without limit"
+    )
+    placement_timeout_s: PositiveFloat = Field(
+        120.0, description="how long to wait for Ray to place the actors before failing with the missing resources"
+    )
 
 
 class DatabaseConfig(Section):

@@ -14,7 +14,6 @@ import socket
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 import yaml
 
@@ -23,6 +22,7 @@ from demo_search.config import SearchConfig, diff_fingerprints, load_config_text
 from demo_search.errors import DemoSearchError
 from demo_search.faults import install_commit_failpoint
 from demo_search.inputs import SearchInputs, load_inputs, load_tokenizer
+from demo_search.search.cluster import RayOptions, open_dispatcher
 from demo_search.search.components import build_scorer, build_strategy, build_template, context_window
 from demo_search.search.driver import Budget, SearchDriver, SearchOutcome
 from demo_search.search.problem import SearchProblem
@@ -36,14 +36,6 @@ LEASE_TTL_S = 60.0
 
 class ResumeRefusedError(DemoSearchError):
     """The stored search cannot be continued with this configuration."""
-
-
-@dataclass(frozen=True)
-class RayOptions:
-    """Where the actors run: ``address`` of an existing cluster (``None``: ``$RAY_ADDRESS``, else a local Ray)."""
-
-    address: str | None = None
-    placement_timeout_s: float = 120.0
 
 
 def run_search(
@@ -101,9 +93,6 @@ def resume_search(
 def _drive(
     store: Store, config: SearchConfig, inputs: SearchInputs, progress: ProgressSink | None, ray_options: RayOptions
 ) -> SearchOutcome:
-    from workers.actor import ActorOptions
-    from workers.dispatch import Dispatcher
-
     problem = SearchProblem(
         template=build_template(config, inputs.tokenizer),
         tokenizer=inputs.tokenizer,
@@ -121,12 +110,7 @@ def _drive(
     with hold_lease(store, config.name) as check_lease:
         store.set_status(config.name, SearchStatus.RUNNING)
         try:
-            init_ray(ray_options)
-            options = ActorOptions(num_cpus=config.workers.cpus_per_worker, num_gpus=config.workers.gpus_per_worker)
-            with Dispatcher(
-                config.engine_spec(), config.workers.count, actor_options=options,
-                placement_timeout_s=ray_options.placement_timeout_s,
-            ) as dispatcher:
+            with open_dispatcher(config, ray_options) as dispatcher:
                 driver = SearchDriver(
                     name=config.name,
                     store=store,
@@ -169,19 +153,6 @@ class _LeaseCheckedDispatcher:
                 yield result
         finally:
             results.close()
-
-
-def init_ray(options: RayOptions) -> None:
-    """Connect to ``options.address`` (else ``$RAY_ADDRESS``), else start a local Ray; nothing if already connected."""
-    import ray
-
-    if ray.is_initialized():
-        return
-    address = options.address or os.environ.get("RAY_ADDRESS")
-    if address:
-        ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
-    else:
-        ray.init(include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
 
 
 @contextmanager

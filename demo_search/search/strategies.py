@@ -11,7 +11,7 @@ import random
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
-from demo_search.search.candidates import CandidateSet, ScoredSet
+from demo_search.search.candidates import ScoredSet
 
 
 class Strategy(ABC):

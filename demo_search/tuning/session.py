@@ -20,7 +20,8 @@ from db import Store
 from demo_search.config import SearchConfig, load_config_text
 from demo_search.inputs import load_tokenizer
 from demo_search.search.components import build_scorer, build_template, context_window
-from demo_search.search.session import RayOptions, hold_lease, init_ray
+from demo_search.search.cluster import RayOptions, open_dispatcher
+from demo_search.search.session import hold_lease
 from demo_search.tuning.errors import DecodingIrrelevantError, TuningError
 from demo_search.tuning.objective import TrialObjective
 from demo_search.tuning.prompt import TuningPrompt, best_set_prompt, export_prompt
@@ -32,6 +33,7 @@ from demo_search.tuning.tuner import DecodingTuner, TuningOutcome, TuningProgres
 logger = logging.getLogger(__name__)
 
 TUNING_KEYS = "tuning."
+DEFAULT_PARALLEL_TRIALS = 4  # trials at once when workers.count is auto (a fixed number keeps studies reproducible)
 
 
 def tune_search(
@@ -128,28 +130,17 @@ def _run_study(
 ) -> TuningOutcome:
     from optuna.exceptions import StorageInternalError
 
-    from workers.actor import ActorOptions
-    from workers.dispatch import Dispatcher
-
     tuning = config.tuning
-    options = ActorOptions(num_cpus=config.workers.cpus_per_worker, num_gpus=config.workers.gpus_per_worker)
-
-    def open_dispatcher() -> Dispatcher:
-        init_ray(ray_options)
-        return Dispatcher(
-            config.engine_spec(), config.workers.count, actor_options=options,
-            placement_timeout_s=ray_options.placement_timeout_s,
-        )
-
+    workers = config.workers.count
     try:
         with open_study(config.database.url, name, seed=seed, startup_trials=tuning.startup_trials) as study:
             tuner = DecodingTuner(
                 study=study,
                 space=space,
                 objective=objective,
-                dispatcher=open_dispatcher,
+                dispatcher=lambda: open_dispatcher(config, ray_options),
                 n_trials=tuning.n_trials,
-                parallel_trials=tuning.parallel_trials or config.workers.count,
+                parallel_trials=tuning.parallel_trials or (DEFAULT_PARALLEL_TRIALS if workers == "auto" else workers),
                 first_trials=space.first_trials(urial_settings=tuning.urial_settings),
                 check=check_lease,
                 progress=progress,

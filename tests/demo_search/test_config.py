@@ -172,7 +172,8 @@ def test_key_in_the_wrong_section_suggests_where_it_belongs(workspace):
 def test_unknown_key_without_a_close_match_lists_the_valid_keys(workspace):
     path = write(workspace, BASE + "workers: {colour: blue}\n")
     assert problems_of(path) == (
-        f"{path}:6: unknown key workers.colour (valid keys here: count, gpus_per_worker, cpus_per_worker)",
+        f"{path}:6: unknown key workers.colour (valid keys here: count, gpus_per_worker, cpus_per_worker, "
+            "resources, max_restarts, placement_timeout_s)",
     )
 
 
@@ -403,7 +404,10 @@ def test_cli_shortcuts_are_overrides_with_values_used_as_given(workspace):
     path = write(workspace, BASE)
     config = load_config(path, shortcut_overrides(name="2024", db="sqlite:////tmp/x.db", workers=3))
     assert (config.name, config.database.url, config.workers.count) == ("2024", "sqlite:////tmp/x.db", 3)
-    assert problems_of(path, shortcut_overrides(workers=0)) == ("--workers: workers.count must be >= 1, got 0",)
+    assert problems_of(path, shortcut_overrides(workers="0")) == (
+        "--workers: workers.count: must be a whole number >= 1, or auto, got 0",
+    )
+    assert load_config(path, shortcut_overrides(workers="auto")).workers.count == "auto"
 
 
 # --- database URL precedence ---------------------------------------------------------------------------------------
