@@ -11,7 +11,7 @@ import pytest
 from compose_testing import REPO, check_command, published_ports, rendered
 
 HEADING = "## Running on a Ray cluster"
-PLACES = (REPO / "README.md", REPO / "docs" / "cluster.md")  # the README once the draft in docs/ is merged
+PLACES = (REPO / "README.md",)
 COMPOSE_OPTIONS_WITH_VALUE = {"-f", "--file", "-p", "--project-name", "--env-file", "--profile", "--scale"}
 FILE_NAME = re.compile(r"^[\w.-]*/?[\w./-]*\.(?:ya?ml|md|toml|example|Dockerfile)$|^[\w-]+/[\w./-]*$")
 
