@@ -24,6 +24,7 @@ COMPOSE_FILE = REPO / "docker-compose.yml"
 ENV_EXAMPLE = REPO / ".env.example"
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
 TEST_PASSWORD = "compose-test-password"
+TEST_RAY_TOKEN = "0123456789abcdef"
 
 # Console scripts whose entry point is a plain function wrapping a click group: the group to parse commands with.
 # The module must be the console script's own (checked), so this cannot drift from the installed package.
@@ -40,8 +41,8 @@ COMPOSE = load_compose()
 
 
 def example_environment() -> dict[str, str]:
-    """The settings of .env.example, with the password a user must fill in filled in."""
-    return {**dotenv_names(ENV_EXAMPLE), "POSTGRES_PASSWORD": TEST_PASSWORD}
+    """The settings of .env.example, with the secrets a user must fill in filled in."""
+    return {**dotenv_names(ENV_EXAMPLE), "POSTGRES_PASSWORD": TEST_PASSWORD, "RAY_AUTH_TOKEN": TEST_RAY_TOKEN}
 
 
 def rendered() -> dict:

@@ -19,6 +19,7 @@ from compose_testing import (
     PYPROJECT,
     REPO,
     TEST_PASSWORD,
+    TEST_RAY_TOKEN,
     builds,
     check_command,
     command_words,
@@ -332,6 +333,7 @@ def test_docker_compose_config_accepts_the_file(tmp_path: Path) -> None:
     shutil.copytree(REPO / "docker", project / "docker")
     shutil.copy(REPO / "docker-compose.yml", project / "docker-compose.yml")
     (project / ".env").write_text(
-        ENV_EXAMPLE.read_text().replace("POSTGRES_PASSWORD=\n", f"POSTGRES_PASSWORD={TEST_PASSWORD}\n"))
+        ENV_EXAMPLE.read_text().replace("POSTGRES_PASSWORD=\n", f"POSTGRES_PASSWORD={TEST_PASSWORD}\n")
+        .replace("RAY_AUTH_TOKEN=\n", f"RAY_AUTH_TOKEN={TEST_RAY_TOKEN}\n"))
     result = subprocess.run([*client, "config", "--quiet"], cwd=project, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, f"`docker compose config` rejects docker-compose.yml:\n{result.stderr}"
