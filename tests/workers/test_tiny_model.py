@@ -13,7 +13,7 @@ from workers.errors import EngineError
 from workers.tiny import MODEL_DIR, load_tiny
 
 RULES_FILE = MODEL_DIR.parents[2] / "examples" / "tiny_rules.txt"
-QUERIES_PER_RULE = 6
+QUERIES_PER_RULE = 12
 CLOSING_FENCE = "\n```"
 TEMPLATE = UrialTemplate()
 
@@ -70,16 +70,15 @@ def test_loads_in_fp32_with_half_a_million_to_two_million_parameters(tiny):
 
 
 def test_right_rule_demonstrations_are_followed_and_wrong_ones_mislead(tiny):
-    # Floors under the table of workers/tiny/README.md (measured on 100 queries per cell): upper-case and
-    # double are followed almost always; copy / reverse / shift are still confused with each other.
+    # The targets of the model (right >= 0.9, wrong <= 0.1 on average); the table of workers/tiny/README.md
+    # (100 queries per cell) has right 0.99-1.00 and wrong 0.00-0.01 for every rule.
     right = exact_match_by_rule(tiny, lambda rule: rule)
     wrong = exact_match_by_rule(tiny, lambda rule: next(r for r in RULES if r != rule))
     mean_right = sum(right.values()) / len(right)
     mean_wrong = sum(wrong.values()) / len(wrong)
-    assert right["upper"] >= 0.85 and right["double"] >= 0.85, f"right-rule exact match by rule: {right}"
-    assert mean_right >= 0.45, f"right-rule exact match by rule: {right}"
-    assert mean_wrong <= 0.2, f"wrong-rule exact match by rule: {wrong}"
-    assert mean_right - mean_wrong >= 0.3, f"right {right}, wrong {wrong}"
+    assert min(right.values()) >= 0.75, f"right-rule exact match by rule: {right}"
+    assert mean_right >= 0.9, f"right-rule exact match by rule: {right}"
+    assert mean_wrong <= 0.1, f"wrong-rule exact match by rule: {wrong}"
 
 
 def test_missing_model_directory_names_the_training_script(tmp_path):
