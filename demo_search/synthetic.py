@@ -10,9 +10,11 @@ All randomness comes from the ``random.Random`` the caller passes, so a seed fix
 
 from __future__ import annotations
 
+import json
 import random
 import string
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from demo_search.errors import DataError
 from demo_search.types import Demonstration, HeldOutPrompt
@@ -147,6 +149,23 @@ def planted_task(
     return pool, prompts
 
 
+def write_task_files(
+    directory: Path, pool: Sequence[tuple[Demonstration, str]], prompts: Sequence[HeldOutPrompt]
+) -> tuple[Path, Path]:
+    """Write a planted task as ``pool.jsonl`` (alpaca records with their ``kind`` label, which the loader ignores)
+    and ``heldout.jsonl`` (prompt/reference records) in ``directory``; returns both paths."""
+    directory.mkdir(parents=True, exist_ok=True)
+    pool_file, heldout_file = directory / "pool.jsonl", directory / "heldout.jsonl"
+    pool_file.write_text(
+        "".join(json.dumps({"instruction": d.query, "output": d.answer, "kind": kind}) + "\n" for d, kind in pool),
+        encoding="utf-8",
+    )
+    heldout_file.write_text(
+        "".join(json.dumps({"prompt": p.query, "reference": p.reference}) + "\n" for p in prompts), encoding="utf-8"
+    )
+    return pool_file, heldout_file
+
+
 __all__ = [
     "MAX_QUERY_LENGTH",
     "MIN_QUERY_LENGTH",
@@ -160,6 +179,7 @@ __all__ = [
     "planted_task",
     "random_query",
     "reverse",
+    "write_task_files",
     "rule_function",
     "shift",
     "upper",

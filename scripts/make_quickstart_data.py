@@ -10,11 +10,10 @@ should pick right-rule demonstrations at every step. Re-running with the same se
 from __future__ import annotations
 
 import argparse
-import json
 import random
 from pathlib import Path
 
-from demo_search.synthetic import RULES, planted_task
+from demo_search.synthetic import RULES, planted_task, write_task_files
 
 OUT = Path(__file__).resolve().parent.parent / "examples" / "quickstart"
 
@@ -34,13 +33,7 @@ def main() -> None:
         heldout=args.heldout,
     )
 
-    OUT.mkdir(parents=True, exist_ok=True)
-    with open(OUT / "pool.jsonl", "w", encoding="utf-8") as f:
-        for demo, kind in pool:
-            f.write(json.dumps({"instruction": demo.query, "output": demo.answer, "kind": kind}) + "\n")
-    with open(OUT / "heldout.jsonl", "w", encoding="utf-8") as f:
-        for prompt in heldout:
-            f.write(json.dumps({"prompt": prompt.query, "reference": prompt.reference}) + "\n")
+    write_task_files(OUT, pool, heldout)
     print(f"wrote {len(pool)} pool items and {len(heldout)} held-out prompts (rule {args.rule}) to {OUT}")
 
 
