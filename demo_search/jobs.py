@@ -125,6 +125,21 @@ def plan_job(
     )
 
 
+def parse_resources(items: Sequence[str]) -> dict[str, float]:
+    """``["head=1", "ssd=0.5"]`` -> ``{"head": 1.0, "ssd": 0.5}``; ``JobError`` names an item that is not NAME=AMOUNT."""
+    resources = {}
+    for item in items:
+        name, _, amount = item.partition("=")
+        try:
+            value = float(amount)
+        except ValueError:
+            value = -1.0
+        if not name.strip() or not value > 0:
+            raise JobError("invalid --entrypoint-resource", [f"{item!r}: expected NAME=AMOUNT with AMOUNT > 0"])
+        resources[name.strip()] = value
+    return resources
+
+
 def dashboard_address(address: str | None) -> str:
     """``address``, else ``$RAY_ADDRESS`` when it is a dashboard URL (``http://...``), else the local default."""
     if address:

@@ -13,7 +13,7 @@ from demo_search.cli.run import WorkersOption
 from demo_search.cli.validate import ConfigArg, SetOption, print_error
 from demo_search.config import load_config, shortcut_overrides
 from demo_search.errors import DemoSearchError
-from demo_search.jobs import dashboard_address, follow_job, job_status, plan_job, submit_job
+from demo_search.jobs import dashboard_address, follow_job, job_status, parse_resources, plan_job, submit_job
 
 
 def submit(
@@ -35,6 +35,11 @@ def submit(
     entrypoint_num_cpus: Annotated[
         float | None, typer.Option("--entrypoint-num-cpus", help="CPUs reserved for the driver process.")
     ] = None,
+    entrypoint_resources: Annotated[
+        list[str] | None,
+        typer.Option("--entrypoint-resource", help="A custom resource the driver needs, NAME=AMOUNT (repeatable), "
+                                                   "e.g. to pin it to a node that offers it."),
+    ] = None,
     submission_id: Annotated[str | None, typer.Option("--submission-id", help="Job id to use (default: Ray's).")] = None,
     follow: Annotated[
         bool, typer.Option("--follow/--no-follow", help="Stream the job's logs until it ends; exit 1 unless it succeeded.")
@@ -47,6 +52,7 @@ def submit(
         request = plan_job(
             config_path, config, overrides=overrides or (), name=name, workers=workers, db=db,
             working_dir=working_dir, entrypoint_num_cpus=entrypoint_num_cpus,
+            entrypoint_resources=parse_resources(entrypoint_resources or ()),
         )
         server = dashboard_address(address)
         job_id = submit_job(request, server, submission_id=submission_id)

@@ -21,11 +21,9 @@ from demo_search.types import Demonstration
 from tests.demo_search.search import harness
 from tests.workers.fakes import FailingEngine
 from tests.demo_search.search.harness import SearchDb
-from workers.decoding import DecodingParams
 from workers.engine import Engine
 from workers.engines import create_engine
 from workers.spec import EngineSpec
-from workers.tree import GenerateResult, PrefixTree, ScoreResult
 
 pytestmark = pytest.mark.slow
 
