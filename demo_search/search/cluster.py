@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -29,12 +31,18 @@ def init_ray(options: RayOptions) -> None:
 
     if ray.is_initialized():
         return
+    # ray.init replaces the process's SIGTERM handler with one that dies at once; keep the application's (the CLI
+    # turns SIGTERM, e.g. from `ray job stop`, into a clean interrupt that marks the search and frees its lease).
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    sigterm = signal.getsignal(signal.SIGTERM) if in_main_thread else None
     address = options.address or os.environ.get("RAY_ADDRESS")
     if address:
         logger.info("connecting to the Ray cluster at %s", address)
         ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
     else:
         ray.init(include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
+    if in_main_thread and sigterm is not None:
+        signal.signal(signal.SIGTERM, sigterm)
 
 
 def open_dispatcher(config: SearchConfig, ray_options: RayOptions) -> Dispatcher:

@@ -67,7 +67,7 @@ def test_fit_count_takes_the_scarcest_resource():
 def test_a_pool_that_fills_the_cluster_grows_when_a_node_joins_mid_run(cluster, nodes, spec):
     nodes(resources={"accelerator": 1})
     assert cluster_capacity(ON_ACCELERATOR) == 1
-    units = make_units(60, leaves=60, target=60, seed=5)
+    units = make_units(150, leaves=60, target=60, seed=5)  # long enough for a new actor to load and join
 
     with Dispatcher(spec, None, actor_options=ON_ACCELERATOR, grow_interval_s=0.5) as dispatcher:
         assert list(dispatcher.actors) == ["engine-0"]
