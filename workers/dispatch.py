@@ -172,6 +172,7 @@ class Dispatcher:
                 )
             logger.info("filling the cluster: room for %d engine actor(s)", num_actors)
         self._slots: list[_Slot] = []
+        self._actors_started = 0  # names actors engine-0, engine-1, ... in start order, never twice
         try:
             for _ in range(num_actors):
                 self._slots.append(self._start_actor())
@@ -251,7 +252,8 @@ class Dispatcher:
         handle = self._options.remote_class(group).remote(
             self._spec, self._engine_factory, threads=self._options.threads()
         )
-        return _Slot(name=f"engine-{len(self._slots)}", handle=handle, group=group)
+        self._actors_started += 1
+        return _Slot(name=f"engine-{self._actors_started - 1}", handle=handle, group=group)
 
     def _grow(self, inflight: dict) -> None:
         """When filling the cluster: start actors for the room the cluster has now (a node joined, or came
