@@ -16,7 +16,9 @@ Guarantees of ``Dispatcher.run``:
 * an actor whose node died is restarted by Ray wherever it fits (up to ``ActorOptions.max_restarts``);
   when no node has room it waits, and rejoins the pool once a node that offers its resources is back.
   A pool that fills the cluster (``num_actors=None``) also grows while it runs, whenever the cluster has
-  room for more actors and none is recovering.
+  room for more actors and none is recovering. (A node that joins before a death elsewhere is noticed can
+  go to a new actor rather than the restarting one, which then leaves after ``recovery_timeout_s``: the
+  pool keeps its size.)
 """
 
 from __future__ import annotations
