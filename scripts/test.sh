@@ -13,7 +13,7 @@ if ! have_pg; then
 fi
 
 bash scripts/setup.sh
-.venv/bin/python -m pytest -m "not vllm" "$@"
+.venv/bin/python -m pytest -m "not vllm" --durations=15 "$@"
 
 if [ "${SKIP_VLLM_LANE:-0}" != "1" ]; then
   bash .ci/vllm-lane.sh
