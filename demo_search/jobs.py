@@ -69,8 +69,9 @@ def plan_job(
 ) -> JobRequest:
     """The job that runs ``config`` (already loaded from ``config_path`` with the same overrides) on a cluster.
 
-    Raises ``JobError`` when a file the search reads lies outside ``working_dir``, or when the database would be
-    a relative SQLite path (it would be created inside the job's temporary working directory and lost).
+    Raises ``JobError`` when the config file lies outside ``working_dir`` or the database would be a relative
+    SQLite path (created inside the job's temporary working directory, and lost); logs a warning for each data
+    file outside ``working_dir`` (the job finds it only where every node has it at that path).
     """
     working_dir = (working_dir or config_path.parent).resolve()
     if not working_dir.is_dir():
