@@ -7,7 +7,7 @@ GPUs. The module shuts down any Ray the session started before, so it owns the d
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -35,7 +35,7 @@ def cluster() -> Iterator[Cluster]:
 
 
 @pytest.fixture
-def nodes(cluster: Cluster) -> Iterator[callable]:
+def nodes(cluster: Cluster) -> Iterator[Callable[..., object]]:
     """``add(**node_args)`` adds a worker node and waits for it; every node added is removed after the test."""
     added = []
 

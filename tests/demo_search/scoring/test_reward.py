@@ -9,20 +9,13 @@ import torch
 
 from demo_search.scoring.reward import RewardModelError, RewardScorer, reward_input
 from demo_search.types import HeldOutPrompt, Turn
+from tests.workers.fakes import RANDOM_MODEL_CONFIG
 from workers.tiny import build_byte_tokenizer, tiny_llama_config
 from workers.tree import LeafGeneration, TokenCounts
 
 torch.set_num_threads(2)
 
-SMALL = dict(
-    hidden_size=64,
-    intermediate_size=128,
-    num_hidden_layers=2,
-    num_attention_heads=4,
-    num_key_value_heads=2,
-    max_position_embeddings=256,
-    initializer_range=0.2,
-)
+SMALL = {**RANDOM_MODEL_CONFIG, "max_position_embeddings": 256}  # the random tiny Llama of the engine tests
 
 
 def build_reward_model(path: Path, *, num_labels: int = 1, seed: int = 0, chat_template: str | None = None) -> Path:

@@ -96,11 +96,10 @@ class RayNodes:
         return cluster
 
     def add_worker(self, name: str, *, cpus: float, resources: dict[str, float]) -> RayNode:
-        node = self._start_node(
+        return self._start_node(
             name, f"--address={self.gcs_address}", "--node-ip-address=127.0.0.1", f"--num-cpus={cpus}",
             f"--resources={json.dumps(resources)}",
         )
-        return node
 
     def wait_for_nodes(self, count: int, timeout_s: float = 180) -> None:
         """Wait until ``count`` nodes are alive (read through the job server's view of the cluster). A worker node

@@ -49,7 +49,6 @@ def database(postgres_server: PostgresServer) -> Iterator[str]:
     try:
         yield postgres_server.url(name)
     finally:
-        sa.create_engine(postgres_server.url(name)).dispose()
         postgres_server.drop_database(name)
 
 
