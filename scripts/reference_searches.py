@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from demo_search.config import load_config
-from demo_search.search.session import run_search
+from demo_search.pipeline import run as run_search
 from demo_search.synthetic import planted_task, write_task_files
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -1,8 +1,55 @@
-"""Decoding parameters: one flat, validated value shared by every engine."""
+"""Decoding parameters: one flat, validated value shared by every engine, and the ranges its numbers must lie in.
+
+``DECODING_RANGES`` is the one statement of those ranges: ``DecodingParams`` checks them, the configuration's
+``decoding`` section and ``tuning.ranges`` check against them, and their messages come from ``NumberRange``.
+"""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class NumberRange:
+    """An interval ``low .. high`` (``None``: unbounded) whose ends are included unless ``*_open``."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+
+    def contains(self, value: float) -> bool:
+        if isinstance(value, float) and math.isnan(value):
+            return False
+        if self.low is not None and (value < self.low or (self.low_open and value == self.low)):
+            return False
+        return self.high is None or (value < self.high or (not self.high_open and value == self.high))
+
+    def describe(self) -> str:
+        """``'in (0, 1]'``, ``'>= 0'``, ``'> 0'``: what a value must be."""
+        if self.low is not None and self.high is not None:
+            return f"in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
+        if self.low is not None:
+            return f"{'>' if self.low_open else '>='} {self.low:g}"
+        if self.high is not None:
+            return f"{'<' if self.high_open else '<='} {self.high:g}"
+        return "a number"
+
+    def problem(self, name: str, value: float) -> str | None:
+        """``"top_p must be in (0, 1], got 1.5"`` when ``value`` is outside, else ``None``."""
+        return None if self.contains(value) else f"{name} must be {self.describe()}, got {value}"
+
+
+DECODING_RANGES: Mapping[str, NumberRange] = {
+    "temperature": NumberRange(low=0.0),
+    "top_p": NumberRange(low=0.0, high=1.0, low_open=True),
+    "top_k": NumberRange(low=0),
+    "repetition_penalty": NumberRange(low=0.0, low_open=True),
+    "max_tokens": NumberRange(low=1),
+}
+"""The allowed values of each numeric decoding parameter (``top_k == 0`` disables top-k)."""
 
 
 @dataclass(frozen=True)
@@ -11,7 +58,7 @@ class DecodingParams:
 
     ``temperature == 0`` means greedy decoding. ``top_k == 0`` disables top-k. ``stop`` strings end an
     answer and are not included in its text. With ``seed`` set, sampled answers are reproducible for the
-    same engine and inputs.
+    same engine and inputs. Numbers must lie in ``DECODING_RANGES``.
     """
 
     temperature: float = 0.0
@@ -23,16 +70,10 @@ class DecodingParams:
     seed: int | None = None
 
     def __post_init__(self) -> None:
-        if not self.temperature >= 0.0:
-            raise ValueError(f"temperature must be >= 0, got {self.temperature}")
-        if not 0.0 < self.top_p <= 1.0:
-            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
-        if self.top_k < 0:
-            raise ValueError(f"top_k must be >= 0 (0 disables it), got {self.top_k}")
-        if not self.repetition_penalty > 0.0:
-            raise ValueError(f"repetition_penalty must be > 0, got {self.repetition_penalty}")
-        if self.max_tokens < 1:
-            raise ValueError(f"max_tokens must be >= 1, got {self.max_tokens}")
+        for name, allowed in DECODING_RANGES.items():
+            problem = allowed.problem(name, getattr(self, name))
+            if problem:
+                raise ValueError(problem)
         if any(not s for s in self.stop):
             raise ValueError("stop strings must not be empty")
         object.__setattr__(self, "stop", tuple(self.stop))
@@ -40,3 +81,7 @@ class DecodingParams:
     @property
     def greedy(self) -> bool:
         return self.temperature == 0.0
+
+    def with_stop(self, *extra: str) -> DecodingParams:
+        """These parameters with ``extra`` stop strings added after the own ones (each string once, order kept)."""
+        return DecodingParams(**{**self.__dict__, "stop": tuple(dict.fromkeys((*self.stop, *extra)))})

@@ -14,10 +14,10 @@ from demo_search.cli.console import console, err_console
 from demo_search.cli.database import DbOption
 from demo_search.cli.validate import ConfigArg, SetOption, print_error
 from demo_search.config import default_database_url, load_config, shortcut_overrides
+from demo_search import pipeline
 from demo_search.errors import DemoSearchError
 from demo_search.search.driver import SearchOutcome
 from demo_search.search.cluster import RayOptions
-from demo_search.search.session import resume_search, run_search
 from workers.errors import WorkerError
 
 WorkersOption = Annotated[
@@ -124,7 +124,7 @@ def run(
     def action():
         config = load_config(config_path, [*(overrides or ()), *shortcut_overrides(name=name, db=db, workers=workers)])
         with RichProgress() as progress:
-            outcome = run_search(config, progress=progress, ray_options=RayOptions(address=address))
+            outcome = pipeline.run(config, progress=progress, ray_options=RayOptions(address=address))
         _report(config.name, outcome, config.database.url)
         _after_run(config.name, config.database.url, output)
 
@@ -142,7 +142,7 @@ def resume(
     def action():
         url = db or default_database_url()
         with RichProgress() as progress:
-            outcome = resume_search(name, url, progress=progress, ray_options=RayOptions(address=address))
+            outcome = pipeline.resume(name, url, progress=progress, ray_options=RayOptions(address=address))
         _report(name, outcome, url)
         _after_run(name, url, output)
 

@@ -17,19 +17,21 @@ A file looks like this (every section but ``name`` and ``data`` may be left out;
                reward: {model: null}}
     decoding: {temperature: 0.0, top_p: 1.0, top_k: 0, repetition_penalty: 1.0, max_tokens: 256, stop: [],
                seed: null}
-    workers:  {count: 1, gpus_per_worker: 0, cpus_per_worker: 1}
+    workers:  {count: auto, gpus_per_worker: 0, cpus_per_worker: 1, resources: {}, max_restarts: 3,
+               placement_timeout_s: 120.0}
     database: {url: "sqlite:///./demo_search.db"}
     tuning:   {enabled: false, n_trials: 30, parallel_trials: null, seed: null, startup_trials: 10,
                urial_settings: true, ranges: {temperature: {low: 0.0, high: 1.5}, top_p: {low: 0.5, high: 1.0},
                repetition_penalty: {low: 1.0, high: 1.5}, top_k: null, max_tokens: null}}
 
-Entry points: :func:`load_config` (a file), :func:`load_config_text` (stored text), :func:`shortcut_overrides`
-(the CLI's ``--name`` / ``--db`` / ``--workers``), ``SearchConfig.fingerprint()`` and :func:`diff_fingerprints`
-(resume checks). Every problem a user can fix is raised as one :class:`~demo_search.errors.ConfigError`.
+Entry points: :func:`load_config` (a file), :func:`load_config_text` (YAML text), :func:`load_stored_config`
+(the configuration stored with a search), :func:`shortcut_overrides`
+(the CLI's ``--name`` / ``--db`` / ``--workers``), :func:`compute_fingerprint` and :func:`diff_fingerprints`
+(resume checks). Building runtime objects from a configuration is :mod:`demo_search.assembly`'s job. Every problem a user can fix is raised as one :class:`~demo_search.errors.ConfigError`.
 """
 
 from demo_search.config.fingerprint import Fingerprint, compute_fingerprint, diff_fingerprints
-from demo_search.config.loading import load_config, load_config_text
+from demo_search.config.loading import load_config, load_config_text, load_stored_config
 from demo_search.config.overrides import Override, apply_overrides, parse_override, shortcut_overrides
 from demo_search.config.paths import TINY_MODEL
 from demo_search.config.schema import (
@@ -82,6 +84,7 @@ __all__ = [
     "diff_fingerprints",
     "load_config",
     "load_config_text",
+    "load_stored_config",
     "parse_override",
     "shortcut_overrides",
 ]

@@ -32,15 +32,13 @@ import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel
 
 from demo_search.config.paths import is_local_model, model_directory
+from demo_search.config.schema import SearchConfig
 from demo_search.errors import ConfigError
-
-if TYPE_CHECKING:
-    from demo_search.config.schema import SearchConfig
 
 FINGERPRINT_VERSION = 1
 

@@ -10,10 +10,12 @@ Relative paths in the file resolve against the file's directory; the loaded conf
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -98,6 +100,15 @@ def load_config(path: str | Path, overrides: Sequence[str | Override] = ()) -> S
     path = Path(path)
     document = read_yaml_file(path)
     return config_from_document(document, source=str(path), base_dir=path.resolve().parent, overrides=overrides)
+
+
+def load_stored_config(
+    data: Mapping[str, Any], *, source: str, overrides: Sequence[str | Override] = ()
+) -> SearchConfig:
+    """Validate a configuration stored as ``SearchConfig.model_dump(mode="json")`` (paths already absolute), with
+    ``overrides`` applied: how ``resume`` and ``tune`` get back the configuration a search ran with."""
+    return config_from_document(YamlDocument(copy.deepcopy(dict(data))), source=source, base_dir=Path.cwd(),
+                                overrides=overrides)
 
 
 def load_config_text(

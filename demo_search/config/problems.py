@@ -166,7 +166,7 @@ def _format_one(root: type[BaseModel], error: ErrorDetails) -> list[str]:
         return [f"{path} must not be empty"]
     if kind == "string_pattern_mismatch":
         return [f"{path} must match {ctx['pattern']}, got {show(error['input'])}"]
-    if kind in ("interval", "invalid_url"):  # our own messages; a database URL may hold a password: not echoed
+    if kind in ("range", "invalid_url"):  # our own messages; a database URL may hold a password: not echoed
         return [f"{path} {error['msg']}"]
     if kind == "invalid_regex":
         return [f"{path} {error['msg']}, got {show(error['input'])}"]

@@ -31,10 +31,8 @@ from pydantic_core import PydanticCustomError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from demo_search.config.fingerprint import Fingerprint, compute_fingerprint
-from demo_search.config.paths import existing_file, model_directory, model_location
-from workers.decoding import DecodingParams
-from workers.spec import EngineSpec
+from demo_search.config.paths import existing_file, model_location
+from workers.decoding import DECODING_RANGES
 
 DB_ENV = "DEMO_SEARCH_DB"
 """Environment variable holding the database URL; it beats the config file, ``--db`` beats it."""
@@ -51,10 +49,17 @@ PositiveInt = Annotated[StrictInt, Field(ge=1)]
 NonNegativeInt = Annotated[StrictInt, Field(ge=0)]
 
 
-def _unit_interval(value: float) -> float:
-    if not 0.0 < value <= 1.0:
-        raise PydanticCustomError("interval", "must be in (0, 1], got {got}", {"got": value})
-    return value
+def _decoding_range(name: str) -> AfterValidator:
+    """Checks a decoding parameter against its range in ``workers.decoding.DECODING_RANGES``."""
+    allowed = DECODING_RANGES[name]
+
+    def check(value: float) -> float:
+        if not allowed.contains(value):
+            raise PydanticCustomError("range", "must be {expected}, got {got}",
+                                      {"expected": allowed.describe(), "got": value})
+        return value
+
+    return AfterValidator(check)
 
 
 def _compilable_pattern(value: str) -> str:
@@ -237,13 +242,13 @@ class ScorerConfig(Section):
 
 
 class DecodingConfig(Section):
-    """Sampling settings of generated answers (see ``workers.decoding.DecodingParams``)."""
+    """Sampling settings of generated answers (see ``workers.decoding.DecodingParams``, whose ranges apply)."""
 
-    temperature: NonNegativeFloat = 0.0
-    top_p: Annotated[StrictFloat, AfterValidator(_unit_interval)] = 1.0
-    top_k: NonNegativeInt = Field(0, description="0 disables top-k")
-    repetition_penalty: PositiveFloat = 1.0
-    max_tokens: PositiveInt = 256
+    temperature: Annotated[StrictFloat, Field(allow_inf_nan=False), _decoding_range("temperature")] = 0.0
+    top_p: Annotated[StrictFloat, Field(allow_inf_nan=False), _decoding_range("top_p")] = 1.0
+    top_k: Annotated[StrictInt, _decoding_range("top_k")] = Field(0, description="0 disables top-k")
+    repetition_penalty: Annotated[StrictFloat, Field(allow_inf_nan=False), _decoding_range("repetition_penalty")] = 1.0
+    max_tokens: Annotated[StrictInt, _decoding_range("max_tokens")] = 256
     stop: tuple[Annotated[str, Field(min_length=1)], ...] = ()
     seed: NonNegativeInt | None = None
 
@@ -262,16 +267,6 @@ class IntRange(Section):
     high: NonNegativeInt
 
 
-_RANGE_FLOORS: dict[str, tuple[float, bool]] = {
-    "temperature": (0.0, True),
-    "top_p": (0.0, False),
-    "repetition_penalty": (0.0, False),
-    "top_k": (0, True),
-    "max_tokens": (1, True),
-}
-"""Per tunable parameter: the smallest allowed ``low`` and whether it is allowed itself (``DecodingParams``'s rules)."""
-
-
 class TuningRanges(Section):
     """The decoding parameters ``tuning`` searches, each over ``{low, high}``; null leaves one at its
     ``decoding`` value."""
@@ -285,18 +280,19 @@ class TuningRanges(Section):
     @model_validator(mode="after")
     def _ranges_are_valid(self) -> TuningRanges:
         problems = []
-        for name, (bound, inclusive) in _RANGE_FLOORS.items():
+        names = type(self).model_fields
+        for name in names:
             interval = getattr(self, name)
             if interval is None:
                 continue
             path = f"tuning.ranges.{name}"
-            if interval.low < bound or (not inclusive and interval.low == bound):
-                problems.append(f"{path}.low must be {'>=' if inclusive else '>'} {bound:g}, got {interval.low:g}")
+            allowed = DECODING_RANGES[name]
+            problems += [f"{path}.{end} must be {allowed.describe()}, got {value:g}"
+                         for end, value in (("low", interval.low), ("high", interval.high))
+                         if not allowed.contains(value)]
             if interval.high <= interval.low:
                 problems.append(f"{path}.high must be > {path}.low ({interval.low:g}), got {interval.high:g}")
-        if self.top_p is not None and self.top_p.high > 1.0:
-            problems.append(f"tuning.ranges.top_p.high must be <= 1, got {self.top_p.high:g}")
-        if all(getattr(self, name) is None for name in _RANGE_FLOORS):
+        if all(getattr(self, name) is None for name in names):
             problems.append("tuning.ranges leaves every parameter out (all null); give at least one a {low, high}")
         _cross_field(problems)
         return self
@@ -409,38 +405,14 @@ class SearchConfig(Section):
         _cross_field(problems)
         return self
 
-    def to_decoding_params(self) -> DecodingParams:
-        """The ``decoding`` section as the engines' parameter object."""
-        return DecodingParams(**self.decoding.model_dump())
-
-    def engine_spec(self) -> EngineSpec:
-        """The engine for ``model``: on ``cuda`` when workers get GPUs, else on ``cpu``.
-
-        ``tensor_parallel_size > 1`` (vLLM only) is passed to vLLM through ``options``.
-        """
-        options = dict(self.model.options)
-        if self.model.tensor_parallel_size > 1:
-            options["tensor_parallel_size"] = self.model.tensor_parallel_size
-        return EngineSpec(
-            kind=self.model.engine,
-            model=model_directory(self.model.path),
-            dtype=self.model.dtype,
-            device="cuda" if self.workers.gpus_per_worker > 0 else "cpu",
-            max_context=self.model.max_context,
-            batch_size=self.model.batch_size,
-            options=options,
-        )
-
-    def fingerprint(self) -> Fingerprint:
-        """The result-determining fingerprint; see :func:`demo_search.config.fingerprint.compute_fingerprint`."""
-        return compute_fingerprint(self)
-
-    def to_yaml(self, *, hide_password: bool = True) -> str:
-        """The configuration as YAML (absolute paths), to store with the search or show to the user.
-
-        The database password is masked unless ``hide_password`` is false.
-        """
+    def stored_form(self, *, hide_password: bool = True) -> dict[str, Any]:
+        """The configuration as plain JSON data (absolute paths), as stored with a search; ``load_stored_config``
+        validates it back. The database password is masked unless ``hide_password`` is false."""
         data = self.model_dump(mode="json")
         if hide_password:
             data["database"]["url"] = self.database.display_url()
-        return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+        return data
+
+    def to_yaml(self, *, hide_password: bool = True) -> str:
+        """The configuration as YAML (absolute paths), to show to the user (see ``stored_form``)."""
+        return yaml.safe_dump(self.stored_form(hide_password=hide_password), sort_keys=False, allow_unicode=True)

@@ -17,19 +17,18 @@ def set_key(demo_ids: Sequence[str]) -> str:
 class CandidateSet:
     """An ordered set of searched demonstrations (fixed demonstrations are not part of it).
 
-    ``added`` is the demonstration this step added to ``parent`` (``None`` for the base set).
+    ``added`` is the demonstration the step that proposed it added to its parent (``None`` for the base set).
     """
 
     demo_ids: tuple[str, ...]
     added: str | None = None
-    parent_key: str | None = None
 
     @property
     def key(self) -> str:
         return set_key(self.demo_ids)
 
     def extend(self, demo_id: str) -> CandidateSet:
-        return CandidateSet(self.demo_ids + (demo_id,), added=demo_id, parent_key=self.key)
+        return CandidateSet(self.demo_ids + (demo_id,), added=demo_id)
 
 
 @dataclass(frozen=True)
@@ -55,6 +54,22 @@ class Aggregate:
     @property
     def valid(self) -> bool:
         return self.n > 0 and not math.isnan(self.mean)
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A candidate set a strategy proposes for a step; ``rank_hint`` orders ties (lower first), see
+    ``ranking_key``."""
+
+    candidate: CandidateSet
+    rank_hint: tuple[int, ...] = ()
+
+    def scored(self, score: Aggregate) -> ScoredSet:
+        return ScoredSet(self.candidate, score, self.rank_hint)
+
+
+BASE_PROPOSAL = Proposal(CandidateSet(()), (0, 0))
+"""The only set of the base step (step 0): the rules and fixed demonstrations alone."""
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from demo_search.assembly import actor_options, engine_spec
 from demo_search.config import SearchConfig
 
 if TYPE_CHECKING:
@@ -52,21 +53,13 @@ def open_dispatcher(config: SearchConfig, ray_options: RayOptions) -> Dispatcher
     ``model.tensor_parallel_size`` bundles when that is > 1) and the custom ``resources``; ``count: auto``
     starts as many as the cluster can place and adds actors when nodes join.
     """
-    from workers.actor import ActorOptions
     from workers.dispatch import Dispatcher
 
     init_ray(ray_options)
     workers = config.workers
-    options = ActorOptions(
-        num_cpus=workers.cpus_per_worker,
-        num_gpus=workers.gpus_per_worker,
-        resources=workers.resources,
-        max_restarts=workers.max_restarts,
-        tensor_parallel_size=config.model.tensor_parallel_size,
-    )
     return Dispatcher(
-        config.engine_spec(),
+        engine_spec(config),
         None if workers.count == "auto" else workers.count,
-        actor_options=options,
+        actor_options=actor_options(config),
         placement_timeout_s=workers.placement_timeout_s,
     )

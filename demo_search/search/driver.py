@@ -8,7 +8,6 @@ through the strategy (no model work) and continues where the search stopped, sen
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from collections.abc import Iterator, Sequence
@@ -20,7 +19,7 @@ from db import Evaluation as StoredEvaluation
 from demo_search.errors import DemoSearchError
 from demo_search.faults import failpoint
 from demo_search.scoring.base import Scorer
-from demo_search.search.candidates import Aggregate, CandidateSet, ScoredSet, rank
+from demo_search.search.candidates import BASE_PROPOSAL, Aggregate, Proposal, ScoredSet, rank
 from demo_search.search.problem import SearchProblem
 from demo_search.search.progress import NullProgress, ProgressSink
 from demo_search.search.strategies import Strategy
@@ -80,7 +79,6 @@ class SearchDriver:
         scorer: Scorer,
         decoding: DecodingParams,
         max_steps: int,
-        min_delta: float,
         budget: Budget = Budget(),
         progress: ProgressSink | None = None,
     ) -> None:
@@ -90,9 +88,8 @@ class SearchDriver:
         self.problem = problem
         self.strategy = strategy
         self.scorer = scorer
-        self.decoding = decoding
+        self.decoding = problem.template.generation_params(decoding)
         self.max_steps = max_steps
-        self.min_delta = min_delta
         self.budget = budget
         self.progress = progress or NullProgress()
         self._with_targets = scorer.engine_call == "score"
@@ -110,10 +107,7 @@ class SearchDriver:
         beams, history, next_step = self._replay()
         stop_reason = f"max_steps ({self.max_steps}) reached"
         for step in range(next_step, self.max_steps + 1):
-            if step == BASE_STEP:
-                proposals = [ScoredSet(CandidateSet(()), Aggregate.of([]), (0, 0))]
-            else:
-                proposals = self.strategy.propose(step, beams, self.problem.pool_ids, history)
+            proposals = self._proposals(step, beams, history)
             if not proposals:
                 stop_reason = "the pool is exhausted"
                 break
@@ -124,18 +118,15 @@ class SearchDriver:
             if not ranked or not ranked[0].score.valid:
                 stop_reason = f"no candidate of step {step} could be scored"
                 break
-            best = ranked[0]
-            if step > BASE_STEP and self.strategy.uses_min_delta:
-                gain = best.score.mean - beams[0].score.mean
-                if gain < self.min_delta:
-                    stop_reason = f"no candidate improved by min_delta ({self.min_delta}); best gain {gain:+.4f}"
-                    self.progress.step_finished(step, stop_reason)
-                    logger.info("step %d: %s", step, stop_reason)
-                    break
+            early_stop = self.strategy.stop_reason(ranked, beams) if step > BASE_STEP else None
+            if early_stop is not None:
+                stop_reason = early_stop
+                self.progress.step_finished(step, stop_reason)
+                logger.info("step %d: %s", step, stop_reason)
+                break
             self._record_step(step, ranked)
             failpoint("after_step")
-            beams = self.strategy.survivors(ranked) if step > BASE_STEP else [best]
-            history = [*history, ranked] if step > BASE_STEP else history
+            beams, history = self._advance(step, ranked, history)
         best = beams[0] if beams else None
         if best is None:
             reasons = [
@@ -157,6 +148,21 @@ class SearchDriver:
             cached_tokens=self._cached_tokens,
         )
 
+    def _proposals(
+        self, step: int, beams: list[ScoredSet], history: list[list[ScoredSet]]
+    ) -> list[Proposal]:
+        if step == BASE_STEP:
+            return [BASE_PROPOSAL]
+        return self.strategy.propose(step, beams, self.problem.pool_ids, history)
+
+    def _advance(
+        self, step: int, ranked: list[ScoredSet], history: list[list[ScoredSet]]
+    ) -> tuple[list[ScoredSet], list[list[ScoredSet]]]:
+        """The beams and history after recording ``step``'s ranked results."""
+        if step == BASE_STEP:
+            return [ranked[0]], history
+        return self.strategy.survivors(ranked), [*history, ranked]
+
     def _replay(self) -> tuple[list[ScoredSet], list[list[ScoredSet]], int]:
         """Rebuild beams and history from the recorded steps, proposing each again (no model work)."""
         beams: list[ScoredSet] = []
@@ -164,35 +170,27 @@ class SearchDriver:
         steps = self.store.steps(self.name)
         for record in steps:
             stored = {c.set_key: c for c in self.store.candidates_of_step(self.name, record.step_index)}
-            if record.step_index == BASE_STEP:
-                proposals = [ScoredSet(CandidateSet(()), Aggregate.of([]), (0, 0))]
-            else:
-                proposals = self.strategy.propose(record.step_index, beams, self.problem.pool_ids, history)
+            proposals = self._proposals(record.step_index, beams, history)
             ranked = rank([self._stored_score(p, stored.get(p.candidate.key)) for p in proposals])
             if ranked[0].candidate.key != record.set_key:
                 raise SearchError(
                     f"search {self.name!r}: replaying step {record.step_index} chose {ranked[0].candidate.key}, "
                     f"but the database recorded {record.set_key}; the stored trajectory does not match this strategy"
                 )
-            if record.step_index == BASE_STEP:
-                beams = [ranked[0]]
-            else:
-                beams = self.strategy.survivors(ranked)
-                history.append(ranked)
+            beams, history = self._advance(record.step_index, ranked, history)
         if steps:
             logger.info("search %r: resuming after step %d", self.name, steps[-1].step_index)
         return beams, history, len(steps)
 
     @staticmethod
-    def _stored_score(proposal: ScoredSet, candidate: Candidate | None) -> ScoredSet:
+    def _stored_score(proposal: Proposal, candidate: Candidate | None) -> ScoredSet:
         if candidate is None or candidate.status is not CandidateStatus.SCORED:
-            return dataclasses.replace(proposal, score=Aggregate.of([]))
-        score = Aggregate(candidate.score, candidate.stderr or 0.0, candidate.n_scored)
-        return dataclasses.replace(proposal, score=score)
+            return proposal.scored(Aggregate.of([]))
+        return proposal.scored(Aggregate(candidate.score, candidate.stderr or 0.0, candidate.n_scored))
 
     # -- one step ---------------------------------------------------------------------------------------
 
-    def _evaluate(self, step: int, proposals: list[ScoredSet]) -> list[ScoredSet] | None:
+    def _evaluate(self, step: int, proposals: list[Proposal]) -> list[ScoredSet] | None:
         """Evaluate the step's sets (only pairs not stored), record its candidates, return them ranked.
 
         ``None`` when the budget ran out before the step was complete.
@@ -202,6 +200,7 @@ class SearchDriver:
         keys = [p.candidate.key for p in proposals if p.candidate.key not in skipped]
         stored = self.store.evaluated_pairs(self.name, keys)
         units = []
+        set_keys: dict[str, str] = {}
         for branch in tree.branches:
             if branch.branch_id in skipped:
                 continue
@@ -210,7 +209,9 @@ class SearchDriver:
                 unit_tree = PrefixTree(tree.prefix_ids, (branch,), leaves)
                 kind = self.scorer.engine_call
                 params = self.decoding if kind == "generate" else None
-                units.append(WorkUnit(f"{step}:{branch.branch_id}", kind, unit_tree, params))
+                unit_id = f"{step}:{branch.branch_id}"
+                set_keys[unit_id] = branch.branch_id
+                units.append(WorkUnit(unit_id, kind, unit_tree, params))
         pairs = sum(len(u.tree.leaves) for u in units)
         self.progress.step_started(step, len(units), pairs, len(stored))
         logger.info(
@@ -221,7 +222,7 @@ class SearchDriver:
         results = self.dispatcher.run(units)
         try:
             for result in results:
-                self._persist(result, failures)
+                self._persist(set_keys[result.unit_id], result, failures)
                 if self._budget_exhausted():
                     logger.warning("step %d: budget exhausted; stopping before the step is complete", step)
                     return None
@@ -247,17 +248,17 @@ class SearchDriver:
                 )
         return skipped
 
-    def _persist(self, result: UnitResult, failures: dict[str, str]) -> None:
-        set_key = result.unit_id.split(":", 1)[1]
+    def _persist(self, set_key: str, result: UnitResult, failures: dict[str, str]) -> None:
         if not result.ok:
             self._units_failed += 1
             failures[set_key] = result.error or "unknown error"
             logger.error("unit %s failed after %d attempt(s): %s", result.unit_id, result.attempts, result.error)
             self.progress.unit_done(0, 0, ok=False)
             return
-        items = result.result.scores if isinstance(result.result, ScoreResult) else result.result.generations
-        if self.scorer.engine_call == "generate":
-            items = [dataclasses.replace(g, text=self.problem.template.extract_answer(g.text)) for g in items]
+        if isinstance(result.result, ScoreResult):
+            items = result.result.scores
+        else:
+            items = self.problem.template.answers(result.result.generations)
         evaluations = self.scorer.evaluate(items, self.problem.prompts_by_id)
         tokens = {item.leaf_id: item.tokens for item in items}
         rows = [
@@ -293,18 +294,18 @@ class SearchDriver:
         return b.max_wall_time_s is not None and time.monotonic() - self._started >= b.max_wall_time_s
 
     def _record_candidate(
-        self, step: int, proposal: ScoredSet, skipped: dict[str, str], failures: dict[str, str]
+        self, step: int, proposal: Proposal, skipped: dict[str, str], failures: dict[str, str]
     ) -> ScoredSet:
         candidate = proposal.candidate
         key = candidate.key
         base = dict(step_index=step, set_key=key, demo_ids=candidate.demo_ids, added_item_id=candidate.added)
         if key in skipped:
             self.store.record_candidate(self.name, Candidate(**base, status=CandidateStatus.SKIPPED, reason=skipped[key]))
-            return dataclasses.replace(proposal, score=Aggregate.of([]))
+            return proposal.scored(Aggregate.of([]))
         if key in failures:
             reason = f"engine failure: {failures[key]}"
             self.store.record_candidate(self.name, Candidate(**base, status=CandidateStatus.FAILED, reason=reason))
-            return dataclasses.replace(proposal, score=Aggregate.of([]))
+            return proposal.scored(Aggregate.of([]))
         rows = [e for e in self.store.evaluations_for(self.name, key) if e.prompt_id in self.problem.prompts_by_id]
         scores = [e.score for e in rows if e.score is not None]
         aggregate = Aggregate.of(scores, n_failed=len(rows) - len(scores))
@@ -320,7 +321,7 @@ class SearchDriver:
                     reason=f"{aggregate.n_failed} failed evaluation(s) excluded" if aggregate.n_failed else None,
                 ),
             )
-        return dataclasses.replace(proposal, score=aggregate)
+        return proposal.scored(aggregate)
 
     def _record_step(self, step: int, ranked: list[ScoredSet]) -> None:
         best = ranked[0]

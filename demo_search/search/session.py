@@ -1,37 +1,36 @@
-"""Start or resume a search: inputs, the stored search and its fingerprint, the lease, Ray, the driver.
+"""Start or continue a search: inputs, the stored search and its fingerprint, the lease, Ray, the driver.
 
 ``run_search`` creates the search when its name is new and continues it when it exists (refusing a changed
-configuration, naming the keys that differ); ``resume_search`` continues a stored search from the
-configuration stored with it. Either way one driver holds the search's lease while it runs.
+configuration, naming the keys that differ); ``stored_config`` gives back the configuration a stored search
+ran with (``resume`` and ``tune`` start from it). Either way one driver holds the search's lease while it runs.
+Running the decoding tuning after a search is ``demo_search.pipeline``'s job.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-import os
-import socket
-import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 
-import yaml
-
-from db import LeaseHeldError, SearchStatus, Store, StoredItem, default_lease_owner
-from demo_search.config import SearchConfig, diff_fingerprints, load_config_text
+from db import SearchStatus, Store, StoredItem
+from demo_search.assembly import (
+    build_scorer,
+    build_strategy,
+    build_template,
+    context_window,
+    decoding_params,
+)
+from demo_search.config import SearchConfig, compute_fingerprint, diff_fingerprints, load_stored_config
 from demo_search.errors import DemoSearchError
 from demo_search.faults import install_commit_failpoint
 from demo_search.inputs import SearchInputs, load_inputs, load_tokenizer
 from demo_search.search.cluster import RayOptions, open_dispatcher
-from demo_search.search.components import build_scorer, build_strategy, build_template, context_window
 from demo_search.search.driver import Budget, SearchDriver, SearchOutcome
+from demo_search.search.lease import LeaseCheckedDispatcher, hold_lease
 from demo_search.search.problem import SearchProblem
 from demo_search.search.progress import ProgressSink
 from demo_search.types import Demonstration, HeldOutPrompt
 
 logger = logging.getLogger(__name__)
-
-LEASE_TTL_S = 60.0
 
 
 class ResumeRefusedError(DemoSearchError):
@@ -41,17 +40,16 @@ class ResumeRefusedError(DemoSearchError):
 def run_search(
     config: SearchConfig, *, progress: ProgressSink | None = None, ray_options: RayOptions = RayOptions()
 ) -> SearchOutcome:
-    """Create the search ``config.name`` (or continue it, if its configuration is unchanged) and run it; then,
-    with ``tuning.enabled``, tune the decoding parameters of its best set (``demo_search.tuning``)."""
+    """Create the search ``config.name`` (or continue it, if its configuration is unchanged) and run it."""
     install_commit_failpoint()
     inputs = load_inputs(config, tokenizer=load_tokenizer(config)).raise_if_errors()
-    fingerprint = config.fingerprint()
+    fingerprint = compute_fingerprint(config)
     with Store.open(config.database.url) as store:
         existing = store.find_search(config.name)
         if existing is None:
             store.create_search(
                 config.name,
-                config=yaml.safe_load(config.to_yaml()),
+                config=config.stored_form(),
                 fingerprint=fingerprint.digest,
                 fingerprint_parts=dict(fingerprint.parts),
                 rules=inputs.rules,
@@ -69,25 +67,19 @@ def run_search(
                     + ["run it under a new name (--name), or restore the configuration and data it was started with"],
                 )
             logger.info("search %r exists (status %s): continuing it", config.name, existing.status.value)
-        outcome = _drive(store, config, inputs, progress, ray_options)
-    if config.tuning.enabled:
-        from demo_search.tuning.session import tune_after_search
-
-        tune_after_search(config, ray_options=ray_options)
-    return outcome
+        return _drive(store, config, inputs, progress, ray_options)
 
 
-def resume_search(
-    name: str, database_url: str, *, progress: ProgressSink | None = None, ray_options: RayOptions = RayOptions()
-) -> SearchOutcome:
-    """Continue the stored search ``name`` with the configuration stored with it."""
+def stored_config(name: str, database_url: str, overrides: Sequence[str] = ()) -> SearchConfig:
+    """The configuration stored with search ``name`` (its database URL set to ``database_url``), with
+    ``overrides`` applied."""
     with Store.open(database_url, create=False) as store:
         search = store.get_search(name)
-    text = yaml.safe_dump(dict(search.config), sort_keys=False, allow_unicode=True)
-    config = load_config_text(
-        text, source=f"the configuration stored with search {name!r}", overrides=[f"database.url={database_url}"]
+    return load_stored_config(
+        search.config,
+        source=f"the configuration stored with search {name!r}",
+        overrides=[f"database.url={database_url}", *overrides],
     )
-    return run_search(config, progress=progress, ray_options=ray_options)
 
 
 def _drive(
@@ -104,9 +96,6 @@ def _drive(
         max_context=context_window(config),
     )
     scorer = build_scorer(config)
-    decoding = config.to_decoding_params()
-    stop = tuple(dict.fromkeys((*decoding.stop, *problem.template.stop_strings)))
-    decoding = dataclasses.replace(decoding, stop=stop)
     with hold_lease(store, config.name) as check_lease:
         store.set_status(config.name, SearchStatus.RUNNING)
         try:
@@ -114,13 +103,12 @@ def _drive(
                 driver = SearchDriver(
                     name=config.name,
                     store=store,
-                    dispatcher=_LeaseCheckedDispatcher(dispatcher, check_lease),
+                    dispatcher=LeaseCheckedDispatcher(dispatcher, check_lease),
                     problem=problem,
                     strategy=build_strategy(config),
                     scorer=scorer,
-                    decoding=decoding,
+                    decoding=decoding_params(config),
                     max_steps=config.strategy.max_steps,
-                    min_delta=config.strategy.min_delta,
                     budget=Budget(**config.strategy.budget.model_dump()),
                     progress=progress,
                 )
@@ -138,77 +126,11 @@ def _drive(
     return outcome
 
 
-class _LeaseCheckedDispatcher:
-    """Checks that this driver still holds the lease before handing on each unit's result."""
-
-    def __init__(self, dispatcher, check: Callable[[], None]) -> None:
-        self._dispatcher = dispatcher
-        self._check = check
-
-    def run(self, units):
-        results = self._dispatcher.run(units)
-        try:
-            for result in results:
-                self._check()
-                yield result
-        finally:
-            results.close()
-
-
-@contextmanager
-def hold_lease(store: Store, name: str) -> Iterator[Callable[[], None]]:
-    """Hold the search's lease, renewed in the background; yields a check that raises once it is lost."""
-    owner = default_lease_owner()
-    try:
-        store.acquire_lease(name, owner, LEASE_TTL_S)
-    except LeaseHeldError as held:
-        if not _holder_is_dead(held.owner):
-            raise
-        logger.warning("the lease holder %s is no longer running on this host: taking the lease over", held.owner)
-        store.take_over_lease(name, held.owner, owner, LEASE_TTL_S)
-    lost: list[BaseException] = []
-    stop = threading.Event()
-
-    def renew() -> None:
-        while not stop.wait(LEASE_TTL_S / 3):
-            try:
-                store.renew_lease(name, owner, LEASE_TTL_S)
-            except Exception as error:  # noqa: BLE001 - reported to the driver through check()
-                lost.append(error)
-                return
-
-    def check() -> None:
-        if lost:
-            raise lost[0]
-
-    thread = threading.Thread(target=renew, name=f"lease-{name}", daemon=True)
-    thread.start()
-    try:
-        yield check
-    finally:
-        stop.set()
-        thread.join()
-        store.release_lease(name, owner)
-
-
-def _holder_is_dead(owner: str) -> bool:
-    """Whether ``owner`` (``host:pid:tag``) names a process of this host that no longer runs."""
-    host, _, rest = owner.partition(":")
-    pid_text = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid_text.isdigit():
-        return False
-    try:
-        os.kill(int(pid_text), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
-
-
 def _stored_items(items: Sequence[Demonstration | HeldOutPrompt]) -> list[StoredItem]:
     return [StoredItem(item_id=item.id, position=i, payload=_payload(item)) for i, item in enumerate(items)]
 
 
-def _payload(item: Demonstration | HeldOutPrompt) -> dict:
+def _payload(item: Demonstration | HeldOutPrompt) -> dict:  # MERGE: item.to_payload()
+    import dataclasses
+
     return dataclasses.asdict(item)

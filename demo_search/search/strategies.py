@@ -11,7 +11,7 @@ import random
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
-from demo_search.search.candidates import ScoredSet
+from demo_search.search.candidates import Proposal, ScoredSet
 
 
 class Strategy(ABC):
@@ -23,11 +23,9 @@ class Strategy(ABC):
       ``beams`` are the survivors of the previous step, best first (for step 1, the base set); ``history``
       holds the ranked results of steps ``1 .. step-1``.
     * ``survivors(ranked)`` returns the sets that go on, best first, from the step's ranked results.
-    * ``uses_min_delta``: whether the driver stops when the best set improves on the best beam by less
-      than ``min_delta`` (baselines add demonstrations regardless, so that their sets have the same size).
+    * ``stop_reason(ranked, beams)`` says why the search ends at this step instead of recording it (the best
+      set does not improve enough on the best beam), or ``None`` to go on.
     """
-
-    uses_min_delta: bool = True
 
     @abstractmethod
     def propose(
@@ -36,28 +34,40 @@ class Strategy(ABC):
         beams: Sequence[ScoredSet],
         pool_ids: Sequence[str],
         history: Sequence[Sequence[ScoredSet]],
-    ) -> list[ScoredSet]:
-        """The unscored candidate sets of ``step`` (their ``score`` is a placeholder the driver replaces)."""
+    ) -> list[Proposal]:
+        """The candidate sets of ``step``."""
 
     @abstractmethod
     def survivors(self, ranked: Sequence[ScoredSet]) -> list[ScoredSet]:
         """The sets that survive the step, best first."""
 
+    def stop_reason(self, ranked: Sequence[ScoredSet], beams: Sequence[ScoredSet]) -> str | None:
+        """Why the search stops before recording this step, or ``None`` (the default: never early)."""
+        return None
 
-def _proposal(parent: ScoredSet, beam_rank: int, demo_id: str, pool_position: int) -> ScoredSet:
-    return ScoredSet(parent.candidate.extend(demo_id), parent.score, rank_hint=(beam_rank, pool_position))
+
+def _proposal(parent: ScoredSet, beam_rank: int, demo_id: str, pool_position: int) -> Proposal:
+    return Proposal(parent.candidate.extend(demo_id), rank_hint=(beam_rank, pool_position))
 
 
 class BeamSearch(Strategy):
     """Every remaining pool item is tried with every surviving set; the ``width`` best sets survive.
 
-    ``width == 1`` is the paper's greedy forward selection.
+    ``width == 1`` is the paper's greedy forward selection. The search stops at the first step whose best set
+    improves on the best beam by less than ``min_delta``.
     """
 
-    def __init__(self, width: int = 1) -> None:
+    def __init__(self, width: int = 1, *, min_delta: float = 0.0) -> None:
         if width < 1:
             raise ValueError(f"beam width must be >= 1, got {width}")
         self.width = width
+        self.min_delta = min_delta
+
+    def stop_reason(self, ranked, beams):
+        gain = ranked[0].score.mean - beams[0].score.mean
+        if gain < self.min_delta:
+            return f"no candidate improved by min_delta ({self.min_delta}); best gain {gain:+.4f}"
+        return None
 
     def propose(self, step, beams, pool_ids, history):
         proposals = []
@@ -75,9 +85,8 @@ class BeamSearch(Strategy):
 
 
 class RandomBaseline(Strategy):
-    """Adds one random remaining pool item per step (seeded by ``(seed, step)``): random sets of equal size."""
-
-    uses_min_delta = False
+    """Adds one random remaining pool item per step (seeded by ``(seed, step)``): random sets of equal size
+    (never stopped by ``min_delta``, so that baselines have the size of the search they are compared with)."""
 
     def __init__(self, seed: int) -> None:
         self.seed = seed
@@ -98,10 +107,8 @@ class OneShotRanking(Strategy):
     """Scores every pool item once against the base set (step 1), then adds them in that order.
 
     Like the paper's "greedy top-N" prompt sets: step 1 is a full greedy step; each later step evaluates a
-    single set, the previous one plus the next-best item of step 1's ranking.
+    single set, the previous one plus the next-best item of step 1's ranking. Never stopped by ``min_delta``.
     """
-
-    uses_min_delta = False
 
     def propose(self, step, beams, pool_ids, history):
         if step == 1:

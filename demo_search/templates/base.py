@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from demo_search.errors import DemoSearchError
 from demo_search.types import Demonstration, HeldOutPrompt
+from workers.decoding import DecodingParams
+from workers.tree import LeafGeneration
 
 
 class TemplateError(DemoSearchError):
@@ -71,6 +74,14 @@ class PromptTemplate(ABC):
     @abstractmethod
     def extract_answer(self, generated: str) -> str:
         """The answer in a generated continuation of a leaf."""
+
+    def generation_params(self, decoding: DecodingParams) -> DecodingParams:
+        """``decoding`` as sent to the engines: the template's ``stop_strings`` added to its own stop strings."""
+        return decoding.with_stop(*self.stop_strings)
+
+    def answers(self, generations: Sequence[LeafGeneration]) -> list[LeafGeneration]:
+        """The generations with their text cut down to the answer (``extract_answer``), in the same order."""
+        return [dataclasses.replace(g, text=self.extract_answer(g.text)) for g in generations]
 
     def render_branch(
         self, rules: str, prefix: Sequence[Demonstration], branch: Sequence[Demonstration]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -72,17 +71,13 @@ class TrialObjective:
     def unit(self, number: int, params: DecodingParams) -> WorkUnit:
         """Trial ``number``'s work unit: every held-out prompt answered with ``params`` (plus the template's stop
         strings)."""
-        stop = tuple(dict.fromkeys((*params.stop, *self._template.stop_strings)))
-        return WorkUnit(self.unit_id(number), "generate", self._tree, dataclasses.replace(params, stop=stop))
+        return WorkUnit(self.unit_id(number), "generate", self._tree, self._template.generation_params(params))
 
     def score(self, result: UnitResult) -> TrialScore:
         """The trial's score from its unit's result (the answer is cut out of each generation first)."""
         if not result.ok:
             return TrialScore(Aggregate.of([]), f"engine failure after {result.attempts} attempt(s): {result.error}")
-        generations = [
-            dataclasses.replace(g, text=self._template.extract_answer(g.text)) for g in result.result.generations
-        ]
-        evaluations = self._scorer.evaluate(generations, self._prompts_by_id)
+        evaluations = self._scorer.evaluate(self._template.answers(result.result.generations), self._prompts_by_id)
         scores = [e.score for e in evaluations if e.score is not None]
         aggregate = Aggregate.of(scores, n_failed=len(evaluations) - len(scores))
         failpoint("tuning_trial_scored")

@@ -1,27 +1,26 @@
 """Start or continue a tuning study: configuration, prompt, scorer, the search's lease, Ray, the dispatcher, the tuner.
 
 ``tune_search`` tunes a stored search (``demo-search tune NAME``) with the configuration stored with it, changed
-only in ``tuning.*`` keys; ``tune_after_search`` is what ``run_search`` calls when ``tuning.enabled``. Either way the
+only in ``tuning.*`` keys; ``tune_after_search`` is what ``demo_search.pipeline`` calls after a search when
+``tuning.enabled``. Either way the
 tuning driver holds the search's lease while it runs, so a search and its tuning never run at once, and the
 best parameters are recorded on the search when the study holds its ``n_trials`` completed trials.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
-import yaml
-
 from db import Store
-from demo_search.config import SearchConfig, load_config_text
+from demo_search.assembly import build_scorer, build_template, context_window, decoding_params
+from demo_search.config import SearchConfig
 from demo_search.inputs import load_tokenizer
-from demo_search.search.components import build_scorer, build_template, context_window
 from demo_search.search.cluster import RayOptions, open_dispatcher
-from demo_search.search.session import hold_lease
+from demo_search.search.lease import LeaseCheck, LeaseCheckedDispatcher, hold_lease
+from demo_search.search.session import stored_config
 from demo_search.tuning.errors import DecodingIrrelevantError, TuningError
 from demo_search.tuning.objective import TrialObjective
 from demo_search.tuning.prompt import TuningPrompt, best_set_prompt, export_prompt
@@ -56,15 +55,7 @@ def tune_search(
             [f"--set {override}: not a tuning key (the rest of the configuration is what the search ran with)"
              for override in others],
         )
-    with Store.open(database_url, create=False) as store:
-        search = store.get_search(name)
-    text = yaml.safe_dump(dict(search.config), sort_keys=False, allow_unicode=True)
-    config = load_config_text(
-        text,
-        source=f"the configuration stored with search {name!r}",
-        overrides=[f"database.url={database_url}", *overrides],
-    )
-    return _tune(config, from_export, progress, ray_options)
+    return _tune(stored_config(name, database_url, overrides), from_export, progress, ray_options)
 
 
 def tune_after_search(
@@ -91,7 +82,7 @@ def _tune(
         )
     template = build_template(config, tokenizer)
     seed = config.tuning.seed if config.tuning.seed is not None else config.seed
-    space = _search_space(config)
+    space = SearchSpace.from_config(config.tuning.ranges, decoding_params(config))
     with Store.open(config.database.url, create=False) as store:
         prompt = _prompt(store, config, from_export)
         scorer = build_scorer(config)
@@ -109,14 +100,6 @@ def _tune(
     return outcome
 
 
-def _search_space(config: SearchConfig) -> SearchSpace:
-    """``tuning.ranges`` around the search's own decoding parameters, with a seed (``decoding.seed``, else the
-    search's ``seed``): sampled answers are reproducible, and every trial draws the same random streams."""
-    decoding_seed = config.decoding.seed if config.decoding.seed is not None else config.seed
-    base = dataclasses.replace(config.to_decoding_params(), seed=decoding_seed)
-    return SearchSpace.from_config(config.tuning.ranges, base)
-
-
 def _run_study(
     config: SearchConfig,
     name: str,
@@ -124,7 +107,7 @@ def _run_study(
     space: SearchSpace,
     objective: TrialObjective,
     seed: int,
-    check_lease: Callable[[], None],
+    check_lease: LeaseCheck,
     progress: TuningProgress | None,
     ray_options: RayOptions,
 ) -> TuningOutcome:
@@ -138,11 +121,10 @@ def _run_study(
                 study=study,
                 space=space,
                 objective=objective,
-                dispatcher=lambda: open_dispatcher(config, ray_options),
+                dispatcher=lambda: LeaseCheckedDispatcher(open_dispatcher(config, ray_options), check_lease),
                 n_trials=tuning.n_trials,
                 parallel_trials=tuning.parallel_trials or (DEFAULT_PARALLEL_TRIALS if workers == "auto" else workers),
                 first_trials=space.first_trials(urial_settings=tuning.urial_settings),
-                check=check_lease,
                 progress=progress,
             )
             return tuner.run(demo_ids=prompt.demo_ids, origin=prompt.origin)

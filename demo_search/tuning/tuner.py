@@ -128,7 +128,6 @@ class DecodingTuner:
         n_trials: int,
         parallel_trials: int,
         first_trials: Sequence[FirstTrial],
-        check: Callable[[], None] = lambda: None,
         progress: TuningProgress | None = None,
     ) -> None:
         if n_trials < 1 or parallel_trials < 1:
@@ -140,7 +139,6 @@ class DecodingTuner:
         self.n_trials = n_trials
         self.parallel_trials = parallel_trials
         self.first_trials = tuple(first_trials)
-        self.check = check
         self.progress = progress or NullTuningProgress()
 
     def run(self, *, demo_ids: Sequence[str] = (), origin: str = "") -> TuningOutcome:
@@ -176,7 +174,6 @@ class DecodingTuner:
         results = dispatcher.run(units)
         try:
             for result in results:
-                self.check()
                 trial = waiting.pop(result.unit_id)
                 score = self.objective.score(result)
                 self._tell(trial, score, params[trial.number])

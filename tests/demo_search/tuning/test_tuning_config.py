@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from demo_search.config import DB_ENV, load_config, load_config_text
+from demo_search.config import DB_ENV, compute_fingerprint, load_config, load_config_text
 from demo_search.errors import ConfigError
 
 BASE = """\
@@ -80,7 +80,7 @@ def test_a_written_section_is_read_with_integer_ranges(workspace: Path) -> None:
          "tuning.ranges.temperature.high must be > tuning.ranges.temperature.low (1), got 0.5"),
         ("tuning: {ranges: {temperature: {low: -0.5, high: 1.0}}}",
          "tuning.ranges.temperature.low must be >= 0, got -0.5"),
-        ("tuning: {ranges: {top_p: {low: 0.5, high: 1.5}}}", "tuning.ranges.top_p.high must be <= 1, got 1.5"),
+        ("tuning: {ranges: {top_p: {low: 0.5, high: 1.5}}}", "tuning.ranges.top_p.high must be in (0, 1], got 1.5"),
         ("tuning: {ranges: {repetition_penalty: {low: 0.0, high: 1.2}}}",
          "tuning.ranges.repetition_penalty.low must be > 0, got 0"),
         ("tuning: {ranges: {max_tokens: {low: 0, high: 8}}}", "tuning.ranges.max_tokens.low must be >= 1, got 0"),
@@ -115,9 +115,11 @@ def test_automatic_tuning_refuses_a_scorer_that_does_not_generate(workspace: Pat
 
 def test_tuning_settings_do_not_change_the_search_fingerprint(workspace: Path) -> None:
     path = write(workspace)
-    plain = load_config(path).fingerprint()
-    tuned = load_config(path, ("tuning.enabled=true", "tuning.n_trials=50", "tuning.ranges.top_p=null")).fingerprint()
-    decoded = load_config(path, ("decoding.temperature=0.7",)).fingerprint()
+    plain = compute_fingerprint(load_config(path))
+    tuned = compute_fingerprint(
+        load_config(path, ("tuning.enabled=true", "tuning.n_trials=50", "tuning.ranges.top_p=null"))
+    )
+    decoded = compute_fingerprint(load_config(path, ("decoding.temperature=0.7",)))
 
     assert tuned.digest == plain.digest
     assert not any(key.startswith("tuning") for key in tuned.parts)

@@ -26,8 +26,8 @@ from demo_search.config import load_config
 from demo_search.export.document import build_export, validate_export
 from demo_search.inputs import load_tokenizer
 from demo_search.scoring.match import MatchScorer
-from demo_search.search.components import build_template
-from demo_search.search.session import run_search
+from demo_search.assembly import build_template, decoding_params, engine_spec
+from demo_search.pipeline import run as run_search
 from demo_search.synthetic import make_heldout
 from demo_search.tuning.prompt import TuningPrompt, best_set_prompt
 from demo_search.tuning.space import SEARCH_SETTINGS
@@ -107,11 +107,11 @@ def test_a_poor_start_is_improved_and_never_undercut(tmp_path: Path, ray_address
     template = build_template(config, tokenizer)
     used = frozenset(p.query for p in prompt.heldout) | {d.query for d in prompt.demonstrations}
     fresh = dataclasses.replace(prompt, heldout=tuple(make_heldout(planted.RULE, 24, random.Random(1), exclude=used)))
-    engine = create_engine(config.engine_spec())
+    engine = create_engine(engine_spec(config))
     try:
         tuned_params = DecodingParams(**{**tuned["params"], "stop": tuple(tuned["params"]["stop"])})
         tuned_rate = match_rate(engine, template, fresh, tokenizer, tuned_params)
-        poor_rate = match_rate(engine, template, fresh, tokenizer, config.to_decoding_params())
+        poor_rate = match_rate(engine, template, fresh, tokenizer, decoding_params(config))
     finally:
         engine.close()
     assert tuned_rate - poor_rate >= 0.2, (tuned_rate, poor_rate)
