@@ -2,11 +2,13 @@
 
 ``DEMO_SEARCH_FAILPOINTS="name:n,other:m"`` makes the ``n``-th pass through ``failpoint("name")`` SIGKILL the
 process (no cleanup, no ``finally``), which is how the crash/resume tests interrupt a search mid-step,
-between steps and inside a database transaction. Unset (the normal case), a failpoint costs one dict lookup.
+between steps and inside a database transaction. The variable is read once, at the first failpoint (the tests set
+it in the environment of the process they start); after that a failpoint costs one dict lookup.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import threading
@@ -16,6 +18,7 @@ ENV = "DEMO_SEARCH_FAILPOINTS"
 _hits: Counter[str] = Counter()
 
 
+@functools.cache
 def _armed() -> dict[str, int]:
     spec = os.environ.get(ENV, "")
     armed = {}

@@ -1,6 +1,6 @@
 """One search step's work as a prefix tree of token ids.
 
-Every prompt of a step is ``prefix + branch + leaf`` (see DESIGN.md): the shared prefix (rules and the
+Every prompt of a step is ``prefix + branch + leaf`` (see the README, "How it works"): the shared prefix (rules and the
 demonstrations already chosen), one branch per candidate (the candidate demonstration, plus fixed
 demonstrations placed after it), and one leaf per held-out prompt (query and answer header, optionally
 followed by a target span, the reference answer, whose tokens are scored).

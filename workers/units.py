@@ -1,7 +1,7 @@
 """Work units sent to engine actors, and the results the dispatcher yields for them.
 
 A unit is normally one candidate: a prefix tree with one branch and all the step's leaves, so its
-branch is computed once, on one actor (see DESIGN.md).
+branch is computed once, on one actor (see the README, "How it works").
 """
 
 from __future__ import annotations

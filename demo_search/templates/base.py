@@ -19,7 +19,7 @@ class TemplateError(DemoSearchError):
 
 @dataclass(frozen=True)
 class PromptSegments:
-    """One prompt cut into the segments of DESIGN.md: ``prefix + branch + leaf`` (+ ``target`` when scored)."""
+    """One prompt cut into the segments of the README's "How it works": ``prefix + branch + leaf`` (+ ``target`` when scored)."""
 
     prefix: str
     branch: str

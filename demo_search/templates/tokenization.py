@@ -1,8 +1,9 @@
 """Token ids of a search step: segments tokenized one by one and concatenated into a ``workers.tree.PrefixTree``.
 
 Tokenizing each segment on its own (never the joined text) keeps the shared prefix token-identical in every
-prompt, whatever merges a tokenizer would make across a segment boundary (DESIGN.md). Special-token-looking text
-inside demonstrations and queries stays plain text unless the template writes control tokens as text
+prompt, whatever merges a tokenizer would make across a segment boundary (README, "How it works").
+Special-token-looking text inside demonstrations and queries stays plain text unless the template writes control
+tokens as text
 (``PromptTemplate.parse_special_tokens``, the chat template).
 
 ``tokenizer`` is a Hugging Face tokenizer (anything with ``encode``, ``decode`` and ``bos_token_id``).
