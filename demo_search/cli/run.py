@@ -17,7 +17,7 @@ from demo_search.config import default_database_url, load_config, shortcut_overr
 from demo_search import pipeline
 from demo_search.errors import DemoSearchError
 from demo_search.search.driver import SearchOutcome
-from demo_search.search.cluster import RayOptions
+from demo_search.search.cluster import RayOptions, shutdown_ray
 from workers.errors import WorkerError
 
 WorkersOption = Annotated[
@@ -107,6 +107,8 @@ def _guarded(action):
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted[/]: everything finished so far is stored; `demo-search resume` continues")
         raise typer.Exit(130) from None
+    finally:
+        shutdown_ray()
     raise typer.Exit(1)
 
 

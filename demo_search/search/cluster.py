@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
+import sys
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -27,23 +29,58 @@ class RayOptions:
 
 
 def init_ray(options: RayOptions) -> None:
-    """Connect to ``options.address`` (else ``$RAY_ADDRESS``), else start a local Ray; nothing if already connected."""
+    """Connect to ``options.address`` (else ``$RAY_ADDRESS``), else start a local Ray; nothing if already connected.
+
+    A SIGTERM while Ray starts is an interruption like any other: ``ray.init`` installs a SIGTERM handler that
+    exits at once (``sys.exit``), so the half-started Ray is shut down and ``KeyboardInterrupt`` raised; and the
+    application's own SIGTERM handler (the CLI turns SIGTERM, e.g. from ``ray job stop``, into a clean interrupt
+    that marks the search and frees its lease) is put back whatever happens.
+    """
     import ray
 
     if ray.is_initialized():
         return
-    # ray.init replaces the process's SIGTERM handler with one that dies at once; keep the application's (the CLI
-    # turns SIGTERM, e.g. from `ray job stop`, into a clean interrupt that marks the search and frees its lease).
     in_main_thread = threading.current_thread() is threading.main_thread()
     sigterm = signal.getsignal(signal.SIGTERM) if in_main_thread else None
     address = options.address or os.environ.get("RAY_ADDRESS")
-    if address:
-        logger.info("connecting to the Ray cluster at %s", address)
-        ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
-    else:
-        ray.init(include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
-    if in_main_thread and sigterm is not None:
-        signal.signal(signal.SIGTERM, sigterm)
+    try:
+        if address:
+            logger.info("connecting to the Ray cluster at %s", address)
+            ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
+        else:
+            ray.init(include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
+    except SystemExit as exit_request:
+        logger.warning("signal %s while Ray was starting: shutting it down", exit_request.code)
+        shutdown_ray()
+        raise KeyboardInterrupt(f"signal {exit_request.code} while Ray was starting") from None
+    finally:
+        if sigterm is not None:
+            signal.signal(signal.SIGTERM, sigterm)
+
+
+def shutdown_ray(grace_s: float = 10.0) -> None:
+    """Disconnect from Ray (stopping a local Ray this process started) and end every process it left behind.
+
+    ``ray.shutdown`` stops the processes it started itself, but the agents those start (dashboard, runtime-env)
+    notice their raylet is gone only after a while; so every process still descending from this one is sent
+    SIGTERM, and SIGKILL after ``grace_s`` seconds. For the CLI, which owns its process; a notebook keeps its Ray.
+    """
+    if "ray" not in sys.modules:
+        return  # Ray was never used: nothing to stop
+    import psutil
+    import ray
+
+    ray.shutdown()
+    leftovers = psutil.Process().children(recursive=True)
+    for process in leftovers:
+        with contextlib.suppress(psutil.Error):
+            process.terminate()
+    _, alive = psutil.wait_procs(leftovers, timeout=grace_s)
+    for process in alive:
+        with contextlib.suppress(psutil.Error):
+            process.kill()
+    if leftovers:
+        logger.info("ended %d process(es) Ray left behind (%d needed SIGKILL)", len(leftovers), len(alive))
 
 
 def open_dispatcher(config: SearchConfig, ray_options: RayOptions) -> Dispatcher:

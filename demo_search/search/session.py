@@ -96,9 +96,11 @@ def _drive(
         max_context=context_window(config),
     )
     scorer = build_scorer(config)
+    before = store.get_search(config.name)
+    steps_before = len(store.steps(config.name))
     with hold_lease(store, config.name) as check_lease:
-        store.set_status(config.name, SearchStatus.RUNNING)
         try:
+            store.set_status(config.name, SearchStatus.RUNNING)
             with open_dispatcher(config, ray_options) as dispatcher:
                 driver = SearchDriver(
                     name=config.name,
@@ -113,8 +115,12 @@ def _drive(
                     progress=progress,
                 )
                 outcome = driver.run()
-        except KeyboardInterrupt:
-            store.set_status(config.name, SearchStatus.INTERRUPTED)
+        except (KeyboardInterrupt, SystemExit):
+            if before.status is SearchStatus.FINISHED and len(store.steps(config.name)) == steps_before:
+                # a re-run of a finished search stopped before it recorded anything: it is as finished as it was
+                store.set_status(config.name, SearchStatus.FINISHED, stop_reason=before.stop_reason)
+            else:
+                store.set_status(config.name, SearchStatus.INTERRUPTED)
             raise
         except BaseException:
             store.set_status(config.name, SearchStatus.FAILED)
