@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Table, func, insert, select, update
 
 from db.clock import utc_now
 from db.conversions import as_utc, checked_json, search_from_row
@@ -26,10 +26,15 @@ class Searches(StorePart):
         fingerprint_parts: Mapping[str, str],
         rules: str = "",
         fixed_demos: Sequence[Mapping[str, Any]] = (),
+        pool_items: Iterable[StoredItem] = (),
+        heldout_prompts: Iterable[StoredItem] = (),
     ) -> Search:
-        """Store a new search with status ``created``; :class:`SearchExistsError` if ``name`` is taken.
+        """Store a new search with status ``created``, with its pool and its held-out prompts, in one transaction.
 
-        ``rules`` and ``fixed_demos`` (JSON objects) are kept with it, so exports need no original file.
+        All of it is stored or nothing is: if any part fails (an item id or position used twice, a payload that
+        is not JSON, a crash), no trace of the search is left and creating it again works.
+        :class:`SearchExistsError` if ``name`` is taken. ``rules`` and ``fixed_demos`` (JSON objects) are kept with
+        it, so exports need no original file.
         """
         if not name or len(name) > MAX_NAME_LENGTH:
             raise StoreError(f"a search name must have 1 to {MAX_NAME_LENGTH} characters, got {name!r}")
@@ -49,7 +54,12 @@ class Searches(StorePart):
             .on_conflict_do_nothing(index_elements=[SEARCHES.c.name])
             .returning(*SEARCHES.c)
         )
-        with self._transactions.scope(f"creating search {name!r}", write=True) as session:
+        pool, prompts = _item_rows(pool_items), _item_rows(heldout_prompts)
+        what = (
+            f"creating search {name!r} with {len(pool)} pool items and {len(prompts)} held-out prompts "
+            "(is an item id or a position used twice?)"
+        )
+        with self._transactions.scope(what, write=True) as session:
             row = session.execute(statement).one_or_none()
             if row is None:
                 existing = self._search_row(session, name)
@@ -57,6 +67,9 @@ class Searches(StorePart):
                     f"a search named {name!r} already exists in {self.url} (status {existing.status}, created "
                     f"{as_utc(existing.created_at):%Y-%m-%d %H:%M:%S}Z); resume it or choose another name"
                 )
+            for table, rows in ((POOL_ITEMS, pool), (HELDOUT_PROMPTS, prompts)):
+                if rows:
+                    session.execute(insert(table), [{"search_id": row.id, **item} for item in rows])
             return search_from_row(row)
 
     def get_search(self, name: str) -> Search:
@@ -124,45 +137,15 @@ class Searches(StorePart):
                 raise self._not_found(session, name)
             return search_from_row(row)
 
-    # --- pool items and held-out prompts --------------------------------------------------------------------
-
-    def add_pool_items(self, name: str, items: Iterable[StoredItem]) -> int:
-        """Store the search's candidate pool; items already stored are kept. Returns how many were new."""
-        return self._add_items(POOL_ITEMS, "pool items", name, items)
+    # --- pool items and held-out prompts, stored by create_search ------------------------------------------
 
     def pool_items(self, name: str) -> list[StoredItem]:
         """The search's pool, in position order."""
         return self._items(POOL_ITEMS, "pool items", name)
 
-    def add_heldout_prompts(self, name: str, items: Iterable[StoredItem]) -> int:
-        """Store the search's held-out prompts; prompts already stored are kept. Returns how many were new."""
-        return self._add_items(HELDOUT_PROMPTS, "held-out prompts", name, items)
-
     def heldout_prompts(self, name: str) -> list[StoredItem]:
         """The search's held-out prompts, in position order."""
         return self._items(HELDOUT_PROMPTS, "held-out prompts", name)
-
-    def _add_items(self, table: Table, kind: str, name: str, items: Iterable[StoredItem]) -> int:
-        what = f"adding {kind} to search {name!r} (an item id at a position taken by another item?)"
-        with self._transactions.scope(what, write=True) as session:
-            search_id = self._search_id(session, name)
-            rows = [
-                {
-                    "search_id": search_id,
-                    "item_id": item.item_id,
-                    "position": item.position,
-                    "payload": checked_json(item.payload, f"the payload of item {item.item_id}"),
-                }
-                for item in items
-            ]
-            if not rows:
-                return 0
-            statement = (
-                self._insert(table)
-                .on_conflict_do_nothing(index_elements=[table.c.search_id, table.c.item_id])
-                .returning(table.c.item_id)
-            )
-            return len(session.execute(statement, rows).all())
 
     def _items(self, table: Table, kind: str, name: str) -> list[StoredItem]:
         with self._transactions.scope(f"reading the {kind} of search {name!r}", write=False) as session:
@@ -172,3 +155,15 @@ class Searches(StorePart):
                 StoredItem(item_id=row.item_id, position=row.position, payload=row.payload)
                 for row in session.execute(statement.order_by(table.c.position))
             ]
+
+
+def _item_rows(items: Iterable[StoredItem]) -> list[dict[str, Any]]:
+    """The column values of ``items`` (all but the search's id), payloads checked to be JSON."""
+    return [
+        {
+            "item_id": item.item_id,
+            "position": item.position,
+            "payload": checked_json(item.payload, f"the payload of item {item.item_id}"),
+        }
+        for item in items
+    ]
