@@ -31,5 +31,6 @@ def check_integrity(engine: Engine, url: URL) -> None:
         raise connection_error(url, exc) from exc
     logger.debug("quick_check of %s: %s in %.3f s", display_url(url), problems, time.perf_counter() - started)
     if problems != ["ok"]:
-        found = " ".join(" ".join(str(problem).split()) for problem in problems)
+        lines = (line.strip() for problem in problems for line in str(problem).splitlines())
+        found = "; ".join(line for line in lines if line and not line.startswith("*** in database"))
         raise damaged_database(display_url(url), f"PRAGMA quick_check found: {found}")

@@ -38,7 +38,7 @@ class Transactions:
     @contextmanager
     def scope(self, what: str, *, write: bool) -> Iterator[Session]:
         if write and self._read_only:
-            raise StoreError(f"{what} is refused: database {self._database} was opened read-only")
+            raise StoreError(f"database {self._database} was opened read-only: refusing {what}")
         factory = self._writes if write else self._reads
         try:
             with factory.begin() as session:
