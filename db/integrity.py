@@ -19,7 +19,9 @@ def check_integrity(engine: Engine, url: URL) -> None:
 
     SQLite: ``PRAGMA quick_check`` reads every page and checks each b-tree's structure, records and free list in
     one read transaction (it skips only the check that indexes match their tables). It costs a read of the whole
-    file: about 0.2 s for a 50 MB database here with the file cached. PostgreSQL checks its own pages: nothing to do.
+    file: measured on a 50 MB store on this project's 2-core machine, 0.16-0.3 s with the file in the page cache
+    (0.2-0.45 s under a load of 9), 1.5 s from a cold cache, against 0.03 s for the rest of ``Store.open``.
+    PostgreSQL checks its own pages: nothing to do.
     """
     if engine.dialect.name != "sqlite":
         return
