@@ -69,7 +69,7 @@ def connection_error(url: URL, exc: SQLAlchemyError) -> StoreError:
 
 
 def damage_error(exc: SQLAlchemyError, database: str) -> DatabaseDamagedError | None:
-    """:class:`DatabaseDamagedError` naming ``database`` when ``exc`` says its file or data is damaged, else ``None``."""
+    """:class:`DatabaseDamagedError` naming ``database`` when ``exc`` says its file or data is damaged; else None."""
     original = getattr(exc, "orig", None)
     damaged = str(getattr(original, "sqlite_errorname", "")).startswith(_SQLITE_DAMAGE) or (
         getattr(original, "sqlstate", None) in _POSTGRES_DAMAGE

@@ -18,11 +18,15 @@ def build_database(path: Path) -> str:
     url = f"sqlite:///{path}"
     with Store.open(url) as store:
         store.create_search(
-            "kept", config={}, fingerprint="f", fingerprint_parts={}, pool_items=items("pool", 40),
+            "kept",
+            config={},
+            fingerprint="f",
+            fingerprint_parts={},
+            pool_items=items("pool", 40),
             heldout_prompts=items("prompt", 5),
         )
-        evaluations = [Evaluation(f"set-{k}", f"prompt-{p}", 0.5, output="x" * 300) for k in range(20) for p in range(5)]
-        store.record_evaluations("kept", evaluations)
+        pairs = [(f"set-{k}", f"prompt-{p}") for k in range(20) for p in range(5)]
+        store.record_evaluations("kept", [Evaluation(key, prompt, 0.5, output="x" * 300) for key, prompt in pairs])
     assert sorted(path.parent.iterdir()) == [path]  # the last connection checkpointed and removed the log
     return url
 

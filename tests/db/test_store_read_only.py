@@ -39,7 +39,11 @@ NOBODY = 65534
 
 def fill(store: Store) -> None:
     store.create_search(
-        "kept", config={"k": 1}, fingerprint="f", fingerprint_parts={}, pool_items=items("pool", 2),
+        "kept",
+        config={"k": 1},
+        fingerprint="f",
+        fingerprint_parts={},
+        pool_items=items("pool", 2),
         heldout_prompts=items("prompt", 2),
     )
     store.record_evaluations("kept", [Evaluation("set-a", "prompt-0", 1.0), Evaluation("set-a", "prompt-1", 0.0)])
@@ -95,8 +99,11 @@ def test_the_read_only_engine_itself_cannot_write(database_url: str) -> None:
 
 
 def test_read_only_neither_creates_nor_migrates(database_url: str, backend: str, tmp_path: Path) -> None:
-    expected = (DatabaseNotFoundError, "does not exist") if backend == "sqlite" else (SchemaVersionError, "no demo-search schema yet")
-    with pytest.raises(expected[0], match=expected[1]):
+    if backend == "sqlite":
+        error, message = DatabaseNotFoundError, "does not exist"
+    else:
+        error, message = SchemaVersionError, "no demo-search schema yet"
+    with pytest.raises(error, match=message):
         Store.open(database_url, read_only=True)
 
     assert inspect_database(database_url).state in (SchemaState.MISSING, SchemaState.EMPTY)
