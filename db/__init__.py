@@ -5,6 +5,7 @@
 
 from db.engine import DEFAULT_BUSY_TIMEOUT_S, parse_url
 from db.errors import (
+    DatabaseDamagedError,
     DatabaseNotFoundError,
     DatabaseURLError,
     LeaseHeldError,
@@ -15,6 +16,7 @@ from db.errors import (
     SearchNotFoundError,
     StoreError,
 )
+from db.lease_owner import LeaseOwner
 from db.records import (
     Candidate,
     CandidateStatus,
@@ -43,6 +45,7 @@ __all__ = [
     "UPGRADE_COMMAND",
     "Candidate",
     "CandidateStatus",
+    "DatabaseDamagedError",
     "DatabaseInfo",
     "DatabaseNotFoundError",
     "DatabaseURLError",
@@ -50,6 +53,7 @@ __all__ = [
     "Lease",
     "LeaseHeldError",
     "LeaseLostError",
+    "LeaseOwner",
     "RecordConflictError",
     "SchemaState",
     "SchemaVersionError",

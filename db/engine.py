@@ -73,39 +73,38 @@ def sqlite_file(url: URL) -> Path | None:
     return Path(database)
 
 
-def create_store_engine(url: URL, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> Engine:
-    """An engine for the store on ``url`` (already :func:`parse_url`-ed); connects lazily."""
+def create_store_engine(
+    url: URL, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S, read_only: bool = False
+) -> Engine:
+    """An engine for the store on ``url`` (already :func:`parse_url`-ed); connects lazily.
+
+    With ``read_only`` the engine can neither change the database nor create it. SQLite: the file must exist; one
+    with no write-ahead log beside it is opened ``immutable``, so nothing at all is written (not even the
+    ``-wal``/``-shm`` files, which a ``mode=ro`` connection creates and cannot remove, and cannot create in a
+    read-only directory); one with a log (a writer is connected, or died) is opened ``mode=ro``, so committed
+    data in the log is seen. PostgreSQL: every transaction of the session is read-only.
+    """
     if not is_sqlite(url):
+        if read_only:
+            return _create(url, pool_pre_ping=True, connect_args={"options": "-c default_transaction_read_only=on"})
         return _create(url, pool_pre_ping=True)
     path = sqlite_file(url)
     if path is not None and not path.parent.is_dir():
         raise DatabaseURLError(
             f"the directory of SQLite database {display_url(url)} does not exist: {path.parent.resolve()}"
         )
+    if read_only:
+        if path is None:
+            raise DatabaseURLError(f"an in-memory SQLite database {display_url(url)} cannot be opened read-only")
+        wal = path.with_name(path.name + "-wal")
+        flag = {"mode": "ro"} if wal.exists() else {"immutable": "1"}
+        url = url.set(database=path.resolve().as_uri(), query={**url.query, "uri": "true", **flag})
     options: dict[str, Any] = {"connect_args": {"timeout": busy_timeout_s}}
     if path is None:  # one shared connection, or every connection would see its own empty database
         options.update(poolclass=StaticPool, connect_args={"timeout": busy_timeout_s, "check_same_thread": False})
     engine = _create(url, **options)
-    _take_over_sqlite_transactions(engine, busy_timeout_s)
+    _take_over_sqlite_transactions(engine, busy_timeout_s, read_only=read_only)
     return engine
-
-
-def create_readonly_engine(url: URL) -> Engine:
-    """An engine that cannot change the database on ``url``, nor create it (SQLite: the file must exist).
-
-    A SQLite file with no write-ahead log beside it is opened ``immutable`` (nothing is written, not even the
-    ``-wal``/``-shm`` files); one with a log is opened ``mode=ro`` so committed data in the log is seen.
-    PostgreSQL sessions are read-only transactions.
-    """
-    if not is_sqlite(url):
-        return _create(url, connect_args={"options": "-c default_transaction_read_only=on"})
-    path = sqlite_file(url)
-    if path is None:
-        raise DatabaseURLError(f"an in-memory SQLite database {display_url(url)} cannot be inspected read-only")
-    wal = path.with_name(path.name + "-wal")
-    flag = {"mode": "ro"} if wal.exists() else {"immutable": "1"}
-    readonly = url.set(database=path.resolve().as_uri(), query={"uri": "true", **flag})
-    return _create(readonly)
 
 
 def _create(url: URL, **options: Any) -> Engine:
@@ -120,18 +119,22 @@ def _create(url: URL, **options: Any) -> Engine:
         raise DatabaseURLError(f"invalid database URL {display_url(url)}: {exc}") from exc
 
 
-def _take_over_sqlite_transactions(engine: Engine, busy_timeout_s: float) -> None:
-    """SQLAlchemy's documented recipe: disable ``sqlite3``'s implicit BEGIN and emit our own."""
+def _take_over_sqlite_transactions(engine: Engine, busy_timeout_s: float, *, read_only: bool) -> None:
+    """SQLAlchemy's documented recipe: disable ``sqlite3``'s implicit BEGIN and emit our own.
+
+    A read-only connection sets only its busy timeout: switching to WAL would write the file's header.
+    """
+    pragmas = [f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}"]
+    if not read_only:
+        pragmas = ["PRAGMA journal_mode=WAL", *pragmas, "PRAGMA foreign_keys=ON", "PRAGMA synchronous=NORMAL"]
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         try:
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA synchronous=NORMAL")
+            for pragma in pragmas:
+                cursor.execute(pragma)
         finally:
             cursor.close()
 

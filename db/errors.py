@@ -21,6 +21,11 @@ class DatabaseNotFoundError(StoreError):
     """The database does not exist and the caller asked not to create it."""
 
 
+class DatabaseDamagedError(StoreError):
+    """The database file is damaged (a SQLite page that does not read back, or a file that is not SQLite's), or
+    PostgreSQL reports corrupted data. Nothing is written to such a database; restore it from a backup."""
+
+
 class SchemaVersionError(StoreError):
     """The database's schema is not the one this version of demo-search reads and writes.
 

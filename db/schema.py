@@ -26,8 +26,10 @@ from alembic.util import CommandError
 from sqlalchemy import URL, Connection, Engine, inspect, text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from db.engine import WRITE, create_readonly_engine, create_store_engine, display_url, parse_url, sqlite_file
+from db.engine import WRITE, create_store_engine, display_url, parse_url, sqlite_file
 from db.errors import DatabaseNotFoundError, SchemaVersionError, StoreError
+from db.integrity import check_integrity
+from db.transactions import connection_error, damage_error, store_error
 
 logger = logging.getLogger(__name__)
 
@@ -119,7 +121,7 @@ def inspect_database(url: str | URL, *, migrations_dir: Path = BUNDLED_MIGRATION
     path = sqlite_file(parsed)
     if path is not None and not path.is_file():
         return DatabaseInfo(display_url(parsed), SchemaState.MISSING, None, head)
-    engine = create_readonly_engine(parsed)
+    engine = create_store_engine(parsed, read_only=True)
     try:
         with engine.connect() as connection:
             return read_state(connection, display_url(parsed), migrations_dir)
@@ -128,7 +130,8 @@ def inspect_database(url: str | URL, *, migrations_dir: Path = BUNDLED_MIGRATION
             return DatabaseInfo(display_url(parsed), SchemaState.MISSING, None, head)
         raise connection_error(parsed, exc) from exc
     except SQLAlchemyError as exc:
-        raise StoreError(f"cannot read the schema of database {display_url(parsed)}: {exc}") from exc
+        damaged = damage_error(exc, display_url(parsed))
+        raise damaged or StoreError(f"cannot read the schema of database {display_url(parsed)}: {exc}") from exc
     finally:
         engine.dispose()
 
@@ -141,16 +144,20 @@ def current_revision(url: str | URL, *, migrations_dir: Path = BUNDLED_MIGRATION
 def upgrade(url: str | URL, revision: str = "head", *, migrations_dir: Path = BUNDLED_MIGRATIONS) -> DatabaseInfo:
     """Migrate the database on ``url`` to ``revision`` (creating the schema, and a SQLite file, if needed).
 
-    Refuses a database that is not demo-search's or that is newer than this installation. Returns where the
-    database stands afterwards.
+    Refuses a database that is not demo-search's, that is newer than this installation, or that is damaged
+    (:class:`DatabaseDamagedError`, before anything is written). Returns where the database stands afterwards.
     """
     parsed = parse_url(url)
     engine = create_store_engine(parsed)
     try:
+        check_integrity(engine, parsed)
         before = state_of(engine, parsed, migrations_dir)
         if before.state in (SchemaState.FOREIGN, SchemaState.NEWER):
             raise SchemaVersionError(before.problem())
-        migrate(engine, revision, migrations_dir)
+        try:
+            migrate(engine, revision, migrations_dir)
+        except SQLAlchemyError as exc:
+            raise store_error(exc, f"upgrading the schema to revision {revision!r}", display_url(parsed)) from exc
         after = state_of(engine, parsed, migrations_dir)
     finally:
         engine.dispose()
@@ -165,7 +172,10 @@ def ensure_current(
     info = state_of(engine, url, migrations_dir)
     if info.state is SchemaState.EMPTY and create:
         logger.info("creating the demo-search schema (revision %s) in %s", info.head, info.url)
-        migrate(engine, "head", migrations_dir)
+        try:
+            migrate(engine, "head", migrations_dir)
+        except SQLAlchemyError as exc:
+            raise store_error(exc, "creating the schema", info.url) from exc
         info = state_of(engine, url, migrations_dir)
     info.require_current()
     return info
@@ -236,12 +246,6 @@ def _migration_connection(engine: Engine) -> Iterator[Connection]:
         finally:
             if sqlite:
                 connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
-
-
-def connection_error(url: URL, exc: SQLAlchemyError) -> StoreError:
-    """The error to raise when the database on ``url`` cannot be reached."""
-    reason = str(getattr(exc, "orig", None) or exc).strip()
-    return StoreError(f"cannot use database {display_url(url)}: {reason}")
 
 
 def _is_missing_postgres_database(exc: OperationalError) -> bool:

@@ -34,9 +34,11 @@ def store(database_url: str) -> Iterator[Store]:
 @pytest.fixture
 def search(store: Store) -> Search:
     """A search with a pool of 4 items (pool-0..3) and 3 held-out prompts (prompt-0..2)."""
-    created = store.create_search(
-        "demo", config={"model": "tiny", "steps": 3}, fingerprint="f" * 64, fingerprint_parts={"model": "a1"}
+    return store.create_search(
+        "demo",
+        config={"model": "tiny", "steps": 3},
+        fingerprint="f" * 64,
+        fingerprint_parts={"model": "a1"},
+        pool_items=items("pool", 4),
+        heldout_prompts=items("prompt", 3),
     )
-    store.add_pool_items("demo", items("pool", 4))
-    store.add_heldout_prompts("demo", items("prompt", 3))
-    return created

@@ -2,7 +2,7 @@
 
 Usage: ``python store_writer.py URL WORKER WRITERS UNITS PROMPTS READY_FILE GO_FILE``. It signals that it has
 started by creating READY_FILE, waits for GO_FILE (so every writer starts at once), then opens the store (creating
-the schema if the database is new), creates or finds the search "shared" and adds the held-out prompts. Then it
+the schema if the database is new), creates the search "shared" with its held-out prompts or finds it. Then it
 creates READY_FILE.opened and waits until all WRITERS have (so no writer records units while another is still
 waiting for the schema), and records every unit (one candidate set x all prompts) plus its candidate. Worker 0 goes forwards, the others backwards, so the writers
 overlap on every unit. It prints ``{"new": N}``: how many evaluations it stored that were not stored before.
@@ -32,10 +32,15 @@ def main(url: str, worker: int, writers: int, units: int, prompts: int, ready: P
     new = 0
     with Store.open(url) as store:
         try:
-            store.create_search("shared", config={"units": units}, fingerprint="f", fingerprint_parts={})
+            store.create_search(
+                "shared",
+                config={"units": units},
+                fingerprint="f",
+                fingerprint_parts={},
+                heldout_prompts=[StoredItem(f"prompt-{p}", p, {"text": f"q{p}"}) for p in range(prompts)],
+            )
         except SearchExistsError:
-            pass
-        store.add_heldout_prompts("shared", [StoredItem(f"prompt-{p}", p, {"text": f"q{p}"}) for p in range(prompts)])
+            pass  # another writer created it, with its prompts
         ready.with_suffix(".opened").touch()
         wait_for(lambda: len(list(ready.parent.glob("*.opened"))) >= writers, f"{writers} writers opening the store")
         order = range(units) if worker == 0 else reversed(range(units))

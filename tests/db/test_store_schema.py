@@ -91,8 +91,9 @@ def test_the_models_match_what_the_migrations_create(store: Store, database_url:
 
 def test_an_older_revision_is_refused_naming_the_upgrade_command(database_url: str, newer_migrations: Path) -> None:
     with Store.open(database_url) as store:  # written by "this" version, at the bundled head
-        store.create_search("kept", config={"k": 1}, fingerprint="f", fingerprint_parts={})
-        store.add_heldout_prompts("kept", items("prompt", 2))
+        store.create_search(
+            "kept", config={"k": 1}, fingerprint="f", fingerprint_parts={}, heldout_prompts=items("prompt", 2)
+        )
         store.record_evaluations("kept", [Evaluation("set-a", "prompt-0", 1.0), Evaluation("set-a", "prompt-1", 0.0)])
 
     with pytest.raises(SchemaVersionError) as refused:
@@ -106,8 +107,9 @@ def test_an_older_revision_is_refused_naming_the_upgrade_command(database_url: s
 
 def test_upgrade_migrates_an_older_database_and_keeps_its_rows(database_url: str, newer_migrations: Path) -> None:
     with Store.open(database_url) as store:
-        store.create_search("kept", config={"k": 1}, fingerprint="f", fingerprint_parts={})
-        store.add_heldout_prompts("kept", items("prompt", 2))
+        store.create_search(
+            "kept", config={"k": 1}, fingerprint="f", fingerprint_parts={}, heldout_prompts=items("prompt", 2)
+        )
         store.record_evaluations("kept", [Evaluation("set-a", "prompt-0", 1.0)])
         store.acquire_lease("kept", "me", ttl_s=600)
 
