@@ -38,7 +38,7 @@ from db.schema import (
     inspect_database,
     upgrade,
 )
-from db.store import Store, default_lease_owner
+from db.store import Store
 
 __all__ = [
     "DEFAULT_BUSY_TIMEOUT_S",
@@ -68,7 +68,6 @@ __all__ = [
     "StoredItem",
     "TuningResult",
     "current_revision",
-    "default_lease_owner",
     "head_revision",
     "inspect_database",
     "parse_url",

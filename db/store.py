@@ -16,18 +16,12 @@ from sqlalchemy import URL, Engine
 from db.engine import DEFAULT_BUSY_TIMEOUT_S, create_store_engine, display_url, parse_url, sqlite_file
 from db.errors import DatabaseNotFoundError
 from db.integrity import check_integrity
-from db.lease_owner import LeaseOwner
 from db.leases import Leases
 from db.results import Results
 from db.schema import BUNDLED_MIGRATIONS, DatabaseInfo, ensure_current
 from db.searches import Searches
 from db.transactions import Transactions
 from db.tuning_results import TuningResults
-
-
-def default_lease_owner() -> str:
-    """An owner string naming this process: ``host:pid:random`` (``str(LeaseOwner.current())``)."""
-    return str(LeaseOwner.current())
 
 
 class Store(Searches, Results, Leases, TuningResults):

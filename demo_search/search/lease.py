@@ -9,14 +9,12 @@ search by then). Search and tuning both run under it.
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from db import LeaseHeldError, Store, default_lease_owner
+from db import LeaseHeldError, LeaseOwner, Store
 from workers.units import UnitResult, WorkUnit
 
 logger = logging.getLogger(__name__)
@@ -30,7 +28,7 @@ LeaseCheck = Callable[[], None]
 @contextmanager
 def hold_lease(store: Store, name: str) -> Iterator[LeaseCheck]:
     """Hold the search's lease, renewed in the background; yields a check that raises once it is lost."""
-    owner = default_lease_owner()
+    owner = str(LeaseOwner.current())
     try:
         store.acquire_lease(name, owner, LEASE_TTL_S)
     except LeaseHeldError as held:
@@ -64,18 +62,12 @@ def hold_lease(store: Store, name: str) -> Iterator[LeaseCheck]:
 
 
 def _holder_is_dead(owner: str) -> bool:
-    """Whether ``owner`` (``host:pid:tag``) names a process of this host that no longer runs."""
-    host, _, rest = owner.partition(":")
-    pid_text = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid_text.isdigit():
-        return False
+    """Whether ``owner`` names a process of this host that no longer runs (an owner text this version does not
+    read counts as alive: never take a lease over on a guess)."""
     try:
-        os.kill(int(pid_text), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
+        return LeaseOwner.parse(owner).is_dead_on_this_host()
+    except ValueError:
         return False
-    return False
 
 
 class LeaseCheckedDispatcher:

@@ -54,9 +54,9 @@ def run_search(
                 fingerprint_parts=dict(fingerprint.parts),
                 rules=inputs.rules,
                 fixed_demos=[_payload(demo) for demo in inputs.fixed],
+                pool_items=_stored_items(inputs.candidates),
+                heldout_prompts=_stored_items(inputs.heldout.items),
             )
-            store.add_pool_items(config.name, _stored_items(inputs.candidates))
-            store.add_heldout_prompts(config.name, _stored_items(inputs.heldout.items))
             logger.info("search %r created in %s", config.name, store.url)
         else:
             differs = diff_fingerprints(existing.fingerprint_parts, fingerprint.parts)

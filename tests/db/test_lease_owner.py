@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from db import LeaseOwner, default_lease_owner
+from db import LeaseOwner
 
 
 def test_the_current_owner_is_this_process_and_round_trips_through_its_string() -> None:
@@ -22,7 +22,7 @@ def test_the_current_owner_is_this_process_and_round_trips_through_its_string() 
 
 
 def test_the_default_owner_string_is_the_current_owner() -> None:
-    owner = LeaseOwner.parse(default_lease_owner())
+    owner = LeaseOwner.parse(str(LeaseOwner.current()))
 
     assert (owner.host, owner.pid) == (socket.gethostname(), os.getpid())
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from store_testing import expire_lease
 
-from db import LeaseHeldError, LeaseLostError, Search, Store, StoreError, default_lease_owner
+from db import LeaseHeldError, LeaseLostError, LeaseOwner, Search, Store, StoreError
 
 
 def test_a_live_lease_is_refused_to_another_owner_with_who_and_until_when(store: Store, search: Search) -> None:
@@ -122,7 +122,7 @@ def test_lease_arguments_are_checked(store: Store, search: Search) -> None:
         store.acquire_lease("demo", "me", ttl_s=0)
     with pytest.raises(StoreError, match="lease owner must have 1 to 255 characters"):
         store.acquire_lease("demo", "", ttl_s=10)
-    owner = default_lease_owner()
+    owner = str(LeaseOwner.current())
     assert owner.count(":") == 2
     assert store.acquire_lease("demo", owner, ttl_s=10).owner == owner
 
