@@ -28,6 +28,7 @@ Entry points: :func:`load_config` (a file), :func:`load_config_text` (stored tex
 (resume checks). Every problem a user can fix is raised as one :class:`~demo_search.errors.ConfigError`.
 """
 
+from demo_search.config.database import resolve_database_url
 from demo_search.config.fingerprint import Fingerprint, compute_fingerprint, diff_fingerprints
 from demo_search.config.loading import load_config, load_config_text
 from demo_search.config.overrides import Override, apply_overrides, parse_override, shortcut_overrides
@@ -51,7 +52,6 @@ from demo_search.config.schema import (
     TuningConfig,
     TuningRanges,
     WorkersConfig,
-    default_database_url,
 )
 
 __all__ = [
@@ -78,10 +78,10 @@ __all__ = [
     "WorkersConfig",
     "apply_overrides",
     "compute_fingerprint",
-    "default_database_url",
     "diff_fingerprints",
     "load_config",
     "load_config_text",
     "parse_override",
+    "resolve_database_url",
     "shortcut_overrides",
 ]
