@@ -66,7 +66,7 @@ class TurnPayload(_Part):
 
 
 class ExportDemonstration(_Part):
-    """One demonstration of the prompt: searched (``selected``, with the step that added it) or ``fixed``."""
+    """One demonstration of the prompt: searched (role selected, with the step that added it) or fixed."""
 
     id: str = Field(min_length=1)
     role: Literal["selected", "fixed"]
@@ -79,7 +79,7 @@ class ExportDemonstration(_Part):
 
 
 class DecodingSettings(_Part):
-    """Decoding parameters, as ``workers.decoding.DecodingParams`` holds them."""
+    """Decoding parameters (those of workers.decoding.DecodingParams)."""
 
     temperature: float = Field(ge=0)
     top_p: float = Field(gt=0, le=1)
@@ -91,7 +91,7 @@ class DecodingSettings(_Part):
 
 
 class TunedDecoding(_Part):
-    """The result of tuning the decoding parameters for this very prompt (``demo-search tune``)."""
+    """The result of tuning the decoding parameters for this very prompt (demo-search tune)."""
 
     params: DecodingSettings
     score: float
@@ -108,7 +108,7 @@ class DecodingSection(_Part):
 
 
 class TrajectoryRow(_Part):
-    """One step as ``demo-search status`` shows it (step 0 is the base set, with no chosen demonstration)."""
+    """One step as demo-search status shows it (step 0 is the base set, with no chosen demonstration)."""
 
     step: NonNegativeInt
     chosen: str | None
