@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy.engine import make_url
 
 from demo_search.config import SearchConfig
-from demo_search.config.schema import DB_ENV
+from demo_search.config.database import DB_ENV
 from demo_search.errors import DemoSearchError
 
 logger = logging.getLogger(__name__)

@@ -1,14 +1,17 @@
 """Value types shared across ``demo_search``: demonstrations, held-out prompts and their content ids.
 
 Every value is a frozen dataclass; ids are content hashes (:func:`content_id`), so the same text gets the
-same id in every run, on every machine, and in the store.
+same id in every run, on every machine, and in the store. Each value writes itself as a JSON-ready payload
+(``to_payload``, the form the store keeps) and reads itself back (``from_payload``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 CONTENT_ID_LENGTH = 16
 
@@ -28,6 +31,22 @@ class Turn:
 
     query: str
     answer: str
+
+    def to_payload(self) -> dict[str, str]:
+        """``{"query": ..., "answer": ...}``."""
+        return {"query": self.query, "answer": self.answer}
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, Any]) -> Turn:
+        return cls(query=payload["query"], answer=payload["answer"])
+
+
+def _turns_payload(turns: tuple[Turn, ...]) -> list[dict[str, str]]:
+    return [turn.to_payload() for turn in turns]
+
+
+def _turns_from_payload(payloads: Any) -> tuple[Turn, ...]:
+    return tuple(Turn.from_payload(payload) for payload in payloads)
 
 
 def _turns_content(turns: tuple[Turn, ...]) -> list[list[str]]:
@@ -62,6 +81,15 @@ class Demonstration:
     def single(cls, query: str, answer: str, source: str = "") -> Demonstration:
         """A one-turn demonstration whose id is the content id of its query and answer."""
         return cls.from_turns((Turn(query=query, answer=answer),), source=source)
+
+    def to_payload(self) -> dict[str, Any]:
+        """``{"id", "turns": [{"query", "answer"}, ...], "source"}``: the form the store keeps."""
+        return {"id": self.id, "turns": _turns_payload(self.turns), "source": self.source}
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, Any]) -> Demonstration:
+        """The demonstration of a payload written by :meth:`to_payload` (``source`` may be left out)."""
+        return cls(id=payload["id"], turns=_turns_from_payload(payload["turns"]), source=payload.get("source", ""))
 
     @property
     def query(self) -> str:
@@ -111,6 +139,30 @@ class HeldOutPrompt:
             history=history,
             category=category,
             source=source,
+        )
+
+    def to_payload(self) -> dict[str, Any]:
+        """``{"id", "query", "reference", "history", "category", "source"}``: the form the store keeps."""
+        return {
+            "id": self.id,
+            "query": self.query,
+            "reference": self.reference,
+            "history": _turns_payload(self.history),
+            "category": self.category,
+            "source": self.source,
+        }
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, Any]) -> HeldOutPrompt:
+        """The prompt of a payload written by :meth:`to_payload` (every key but ``id`` and ``query`` may be left
+        out)."""
+        return cls(
+            id=payload["id"],
+            query=payload["query"],
+            reference=payload.get("reference"),
+            history=_turns_from_payload(payload.get("history", ())),
+            category=payload.get("category"),
+            source=payload.get("source", ""),
         )
 
 

@@ -1,50 +1,35 @@
-"""``demo-search db upgrade`` and ``demo-search list``."""
+"""``demo-search db upgrade`` and ``demo-search list``; opening the store for every command that reads it."""
 
 from __future__ import annotations
-
-from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from db import Store, StoreError, upgrade
-from demo_search.cli.console import console, err_console
-from demo_search.config import default_database_url
-
-DbOption = Annotated[
-    str | None,
-    typer.Option("--db", help="Database URL (default: $DEMO_SEARCH_DB, else sqlite:///./demo_search.db).", show_default=False),
-]
+from db import Store, upgrade
+from demo_search.cli.console import console
+from demo_search.cli.failures import reported_failures
+from demo_search.cli.options import DbOption
+from demo_search.config import resolve_database_url
 
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 
 
-def fail(error: Exception) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {error}")
-    return typer.Exit(1)
-
-
 def open_store(db: str | None, *, create: bool = False) -> Store:
-    """Open the store on ``db`` (or the default URL); errors become a message and exit code 1."""
-    try:
-        return Store.open(db or default_database_url(), create=create)
-    except StoreError as error:
-        raise fail(error) from None
+    """The store on ``--db`` (else ``$DEMO_SEARCH_DB``, else the default URL); it raises what the store raises."""
+    return Store.open(resolve_database_url(db), create=create)
 
 
 @db_app.command("upgrade")
 def db_upgrade(db: DbOption = None) -> None:
     """Create the database schema or migrate it to this version's."""
-    try:
-        info = upgrade(db or default_database_url())
-    except StoreError as error:
-        raise fail(error) from None
+    with reported_failures():
+        info = upgrade(resolve_database_url(db))
     console.print(f"database {info.url} is at schema revision {info.revision}")
 
 
 def list_searches(db: DbOption = None) -> None:
     """List the searches in the database, with status and progress."""
-    with open_store(db) as store:
+    with reported_failures(), open_store(db) as store:
         summaries = store.list_searches()
     if not summaries:
         console.print(f"no searches in {store.url}")

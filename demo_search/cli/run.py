@@ -2,31 +2,22 @@
 
 from __future__ import annotations
 
-import signal
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from db import StoreError
-from demo_search.cli.console import console, err_console
-from demo_search.cli.database import DbOption
-from demo_search.cli.validate import ConfigArg, SetOption, print_error
-from demo_search.config import default_database_url, load_config, shortcut_overrides
 from demo_search import pipeline
-from demo_search.errors import DemoSearchError
+from demo_search.cli.console import console, err_console
+from demo_search.cli.failures import engine_command
+from demo_search.cli.options import AddressOption, ConfigArg, DbOption, ExportOutputOption, SetOption, WorkersOption
+from demo_search.cli.report import show_status, write_export
+from demo_search.config import load_config, resolve_database_url, shortcut_overrides
+from demo_search.search.cluster import RayOptions
 from demo_search.search.driver import SearchOutcome
-from demo_search.search.cluster import RayOptions, shutdown_ray
-from workers.errors import WorkerError
 
-WorkersOption = Annotated[
-    str | None, typer.Option("--workers", help="Engine actors: a number, or auto (fill the cluster).")
-]
-AddressOption = Annotated[
-    str | None,
-    typer.Option("--address", help="Ray cluster to use: auto or ray://HOST:PORT (default: $RAY_ADDRESS, else local)."),
-]
+ON_INTERRUPT = "everything finished so far is stored; `demo-search resume` continues"
 
 
 class RichProgress:
@@ -74,7 +65,7 @@ class RichProgress:
         """The driver logs the step's summary line; nothing more to draw."""
 
 
-def _report(name: str, outcome: SearchOutcome, db_url: str) -> None:
+def _report(name: str, outcome: SearchOutcome) -> None:
     best = outcome.best
     console.print(
         f"[bold green]search {name} finished[/]: {outcome.stop_reason}; best set of {len(best.candidate.demo_ids)} "
@@ -86,32 +77,6 @@ def _report(name: str, outcome: SearchOutcome, db_url: str) -> None:
     )
 
 
-def _interrupt_on_sigterm() -> None:
-    """Treat SIGTERM (``ray job stop``, ``docker stop``, ``kill``) like Ctrl-C: the search is marked interrupted and
-    its lease released, so ``resume`` continues it at once."""
-
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    signal.signal(signal.SIGTERM, interrupt)
-
-
-def _guarded(action):
-    _interrupt_on_sigterm()
-    try:
-        return action()
-    except (DemoSearchError,) as error:
-        print_error(error)
-    except (StoreError, WorkerError) as error:
-        err_console.print(f"[bold red]error:[/] {error}")
-    except KeyboardInterrupt:
-        err_console.print("[yellow]interrupted[/]: everything finished so far is stored; `demo-search resume` continues")
-        raise typer.Exit(130) from None
-    finally:
-        shutdown_ray()
-    raise typer.Exit(1)
-
-
 def run(
     config_path: ConfigArg,
     overrides: SetOption = None,
@@ -119,41 +84,35 @@ def run(
     db: DbOption = None,
     workers: WorkersOption = None,
     address: AddressOption = None,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Also export the best set as JSON here.")] = None,
+    output: ExportOutputOption = None,
 ) -> None:
     """Run a search (or continue it, if a search of that name exists with the same configuration)."""
 
-    def action():
+    with engine_command(ON_INTERRUPT):
         config = load_config(config_path, [*(overrides or ()), *shortcut_overrides(name=name, db=db, workers=workers)])
         with RichProgress() as progress:
             outcome = pipeline.run(config, progress=progress, ray_options=RayOptions(address=address))
-        _report(config.name, outcome, config.database.url)
+        _report(config.name, outcome)
         _after_run(config.name, config.database.url, output)
-
-    _guarded(action)
 
 
 def resume(
     name: Annotated[str, typer.Argument(help="The search to continue.")],
     db: DbOption = None,
     address: AddressOption = None,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Also export the best set as JSON here.")] = None,
+    output: ExportOutputOption = None,
 ) -> None:
     """Continue an interrupted search, evaluating only what is not stored yet."""
 
-    def action():
-        url = db or default_database_url()
+    with engine_command(ON_INTERRUPT):
+        url = resolve_database_url(db)
         with RichProgress() as progress:
             outcome = pipeline.resume(name, url, progress=progress, ray_options=RayOptions(address=address))
-        _report(name, outcome, url)
+        _report(name, outcome)
         _after_run(name, url, output)
-
-    _guarded(action)
 
 
 def _after_run(name: str, db_url: str, output: Path | None) -> None:
-    from demo_search.cli.report import print_trajectory, write_export
-
-    print_trajectory(name, db_url)
+    show_status(name, db_url)
     if output is not None:
         write_export(name, db_url, output, fmt="json")

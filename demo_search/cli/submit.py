@@ -8,9 +8,8 @@ from typing import Annotated
 import typer
 
 from demo_search.cli.console import console, err_console
-from demo_search.cli.database import DbOption
-from demo_search.cli.run import WorkersOption
-from demo_search.cli.validate import ConfigArg, SetOption, print_error
+from demo_search.cli.failures import EXIT_FAILED, print_error
+from demo_search.cli.options import ConfigArg, DbOption, SetOption, WorkersOption
 from demo_search.config import load_config, shortcut_overrides
 from demo_search.errors import DemoSearchError
 from demo_search.jobs import dashboard_address, follow_job, job_status, parse_resources, plan_job, submit_job
@@ -58,7 +57,7 @@ def submit(
         job_id = submit_job(request, server, submission_id=submission_id)
     except DemoSearchError as error:
         print_error(error)
-        raise typer.Exit(1) from None
+        raise typer.Exit(EXIT_FAILED) from None
     console.print(f"[bold green]submitted[/] search {request.search_name} as Ray job [bold]{job_id}[/] to {server}")
     console.print(f"  follow its logs: ray job logs --address {server} --follow {job_id}")
     console.print(f"  status / stop:   ray job status --address {server} {job_id}  |  ray job stop ... {job_id}")

@@ -1,25 +1,21 @@
-"""``demo-search tune NAME``: tune the decoding parameters of a search's best set, with a progress bar; and the
-tuning table that ``demo-search status`` shows."""
+"""``demo-search tune NAME``: tune the decoding parameters of a search's best set, with a progress bar."""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from db import StoreError, TuningResult
 from demo_search.cli.console import console, err_console
-from demo_search.cli.database import DbOption
-from demo_search.cli.run import AddressOption
-from demo_search.cli.validate import SetOption, print_error
-from demo_search.config import default_database_url
-from demo_search.errors import DemoSearchError
+from demo_search.cli.failures import engine_command, print_error
+from demo_search.cli.options import AddressOption, DbOption, SetOption
+from demo_search.cli.views import format_params
+from demo_search.config import resolve_database_url
 from demo_search.search.cluster import RayOptions
-from workers.errors import WorkerError
 
 if TYPE_CHECKING:
     from demo_search.tuning.objective import TrialScore
@@ -27,8 +23,6 @@ if TYPE_CHECKING:
 
 EXIT_DECODING_IRRELEVANT = 2
 """Exit code of ``tune`` on a search whose scorer does not generate (``loglik``): nothing to tune."""
-
-PARAM_ORDER = ("temperature", "top_p", "top_k", "repetition_penalty", "max_tokens")
 
 
 class RichTuningProgress:
@@ -71,11 +65,6 @@ class RichTuningProgress:
             self._bar.update(self._task, failed=self._failed)
 
 
-def format_params(params: Mapping[str, object], names: Sequence[str] = PARAM_ORDER) -> str:
-    """``temperature=0 top_p=0.9 ...`` for the parameters of ``names`` that ``params`` holds."""
-    return " ".join(f"{name}={params[name]:g}" for name in names if name in params)
-
-
 def print_outcome(outcome: TuningOutcome) -> None:
     """The study's best parameters against the search's own, and the parameter importances."""
     best, baseline = outcome.best, outcome.baseline
@@ -98,17 +87,6 @@ def print_outcome(outcome: TuningOutcome) -> None:
     shown = ", ".join(f"{name} {value:.2f}" for name, value in importances.values.items())
     note = f" ({importances.note})" if importances.note and shown else ""
     console.print(f"  importances  {shown + note if shown else 'none: ' + (importances.note or '')}", markup=False)
-
-
-def print_tuning_results(results: Sequence[TuningResult]) -> None:
-    """The tuning studies stored on a search (``demo-search status``); nothing when there are none."""
-    for result in results:
-        console.print(f"[bold]decoding tuning[/] study {result.study_name}: {result.n_trials} completed trial(s)")
-        own = "-" if result.baseline_score is None else f"{result.baseline_score:.4f}"
-        console.print(f"  tuned        score {result.score:.4f}  {format_params(result.params)}", markup=False)
-        console.print(f"  search's own score {own}", markup=False)
-        importances = ", ".join(f"{name} {value:.2f}" for name, value in result.importances.items())
-        console.print(f"  importances  {importances or '-'}", markup=False)
 
 
 def tune(
@@ -141,22 +119,14 @@ def tune(
         keys.append(f"tuning.n_trials={trials}")
     if parallel is not None:
         keys.append(f"tuning.parallel_trials={parallel}")
-    try:
-        with RichTuningProgress() as progress:
-            outcome = tune_search(
-                name, db or default_database_url(), overrides=keys, from_export=from_export, progress=progress,
-                ray_options=RayOptions(address=address),
-            )
-    except DecodingIrrelevantError as error:
-        print_error(error)
-        raise typer.Exit(EXIT_DECODING_IRRELEVANT) from None
-    except DemoSearchError as error:
-        print_error(error)
-        raise typer.Exit(1) from None
-    except (StoreError, WorkerError) as error:
-        err_console.print(f"[bold red]error:[/] {error}")
-        raise typer.Exit(1) from None
-    except KeyboardInterrupt:
-        err_console.print(f"[yellow]interrupted[/]: completed trials are stored; `demo-search tune {name}` continues")
-        raise typer.Exit(130) from None
+    with engine_command(f"completed trials are stored; `demo-search tune {name}` continues"):
+        try:
+            with RichTuningProgress() as progress:
+                outcome = tune_search(
+                    name, resolve_database_url(db), overrides=keys, from_export=from_export, progress=progress,
+                    ray_options=RayOptions(address=address),
+                )
+        except DecodingIrrelevantError as error:
+            print_error(error)
+            raise typer.Exit(EXIT_DECODING_IRRELEVANT) from None
     print_outcome(outcome)

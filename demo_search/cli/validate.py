@@ -2,40 +2,31 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated
-
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from demo_search.cli.console import console, err_console
-from demo_search.config import load_config
+from demo_search.cli.failures import EXIT_FAILED, print_error
+from demo_search.cli.options import ConfigArg, DbOption, SetOption
+from demo_search.config import load_config, shortcut_overrides
+from demo_search.config.database import store_refusal
 from demo_search.data import summarize_lengths
 from demo_search.errors import DemoSearchError
 from demo_search.inputs import load_inputs, load_tokenizer
 from demo_search.templates.tokenization import count_tokens
 
-ConfigArg = Annotated[Path, typer.Argument(help="The search configuration (YAML).", show_default=False)]
-SetOption = Annotated[
-    list[str] | None, typer.Option("--set", "-s", help="Override a key: --set strategy.max_steps=4 (repeatable).")
-]
 
-
-def print_error(error: DemoSearchError) -> None:
-    err_console.print(f"[bold red]error:[/] {error.summary}")
-    for line in error.problems:
-        err_console.print(f"  - {line}", markup=False)
-
-
-def validate(config_path: ConfigArg, overrides: SetOption = None) -> None:
-    """Check a configuration and its data: counts, token lengths and every problem found. Writes nothing."""
+def validate(config_path: ConfigArg, overrides: SetOption = None, db: DbOption = None) -> None:
+    """Check a configuration, its data and its database URL (as `run` would use them): counts, token lengths and
+    every problem found. Writes nothing."""
     try:
-        config = load_config(config_path, overrides or ())
+        config = load_config(config_path, [*(overrides or ()), *shortcut_overrides(db=db)])
         tokenizer = load_tokenizer(config)
         inputs = load_inputs(config, tokenizer=tokenizer)
     except DemoSearchError as error:
         print_error(error)
-        raise typer.Exit(1) from None
+        raise typer.Exit(EXIT_FAILED) from None
 
     console.print(f"[bold]search[/] {config.name}: {config.strategy.kind} search, scorer {config.scorer.kind}, "
                   f"engine {config.model.engine}, template {config.template.kind} ({config.template.position})")
@@ -63,7 +54,11 @@ def validate(config_path: ConfigArg, overrides: SetOption = None) -> None:
     for problem in inputs.problems:
         style = "red" if problem.is_error else "yellow"
         err_console.print(f"[{style}]{problem}[/]", markup=True, highlight=False)
-    if inputs.errors:
-        err_console.print(f"[bold red]{len(inputs.errors)} error(s)[/]")
-        raise typer.Exit(1)
+    refusal = store_refusal(config.database.url)
+    if refusal is not None:
+        err_console.print(f"[red]database.url {escape(refusal)}[/]", highlight=False)
+    errors = len(inputs.errors) + (refusal is not None)
+    if errors:
+        err_console.print(f"[bold red]{errors} error(s)[/]")
+        raise typer.Exit(EXIT_FAILED)
     console.print("[green]ok[/]: configuration and data are valid")

@@ -30,13 +30,12 @@ Entry points: :func:`load_config` (a file), :func:`load_config_text` (YAML text)
 (resume checks). Building runtime objects from a configuration is :mod:`demo_search.assembly`'s job. Every problem a user can fix is raised as one :class:`~demo_search.errors.ConfigError`.
 """
 
+from demo_search.config.database import DB_ENV, DEFAULT_DB_URL, resolve_database_url
 from demo_search.config.fingerprint import Fingerprint, compute_fingerprint, diff_fingerprints
 from demo_search.config.loading import load_config, load_config_text, load_stored_config
 from demo_search.config.overrides import Override, apply_overrides, parse_override, shortcut_overrides
 from demo_search.config.paths import TINY_MODEL
 from demo_search.config.schema import (
-    DB_ENV,
-    DEFAULT_DB_URL,
     BudgetConfig,
     DatabaseConfig,
     DataConfig,
@@ -53,7 +52,6 @@ from demo_search.config.schema import (
     TuningConfig,
     TuningRanges,
     WorkersConfig,
-    default_database_url,
 )
 
 __all__ = [
@@ -80,11 +78,11 @@ __all__ = [
     "WorkersConfig",
     "apply_overrides",
     "compute_fingerprint",
-    "default_database_url",
     "diff_fingerprints",
     "load_config",
     "load_config_text",
     "load_stored_config",
     "parse_override",
+    "resolve_database_url",
     "shortcut_overrides",
 ]

@@ -11,7 +11,6 @@ directory and turns validation errors into one :class:`~demo_search.errors.Confi
 
 from __future__ import annotations
 
-import os
 import re
 from typing import Annotated, Any, Literal
 
@@ -28,16 +27,10 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import PydanticCustomError
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
+from demo_search.config.database import chosen_database_url, database_url_problem, masked_url
 from demo_search.config.paths import existing_file, model_location
 from workers.decoding import DECODING_RANGES
-
-DB_ENV = "DEMO_SEARCH_DB"
-"""Environment variable holding the database URL; it beats the config file, ``--db`` beats it."""
-
-DEFAULT_DB_URL = "sqlite:///./demo_search.db"
 
 SEARCH_NAME_PATTERN = r"^[A-Za-z0-9_.-]+$"
 
@@ -73,20 +66,16 @@ def _compilable_pattern(value: str) -> str:
 
 
 def _database_url(value: str) -> str:
-    try:
-        make_url(value)
-    except ArgumentError:
-        raise PydanticCustomError(
-            "invalid_url",
-            "is not a database URL (expected e.g. sqlite:///./demo_search.db or "
-            "postgresql+psycopg://user@host:5432/name)",
-        ) from None
+    """The store's own check of a URL (``demo_search.config.database``), as a validation error."""
+    problem = database_url_problem(value)
+    if problem is not None:
+        raise PydanticCustomError("invalid_url", "{problem}", {"problem": problem})
     return value
 
 
-def default_database_url() -> str:
-    """``$DEMO_SEARCH_DB`` when set, else ``sqlite:///./demo_search.db`` (relative to the working directory)."""
-    return os.environ.get(DB_ENV) or DEFAULT_DB_URL
+def _unconfigured_database_url() -> str:
+    """``$DEMO_SEARCH_DB``, else the default (``load_config`` gives the environment its place before the file)."""
+    return chosen_database_url()[0]
 
 
 def _section(description: str | None = None) -> Any:
@@ -361,11 +350,13 @@ class DatabaseConfig(Section):
     """Where the search is stored. The URL is used as given (a relative SQLite path is relative to the
     working directory, as for every ``demo-search`` command)."""
 
-    url: Annotated[str, AfterValidator(_database_url)] = Field(default_factory=default_database_url, repr=False)
+    url: Annotated[str, AfterValidator(_database_url)] = Field(
+        default_factory=_unconfigured_database_url, repr=False
+    )
 
     def display_url(self) -> str:
         """The URL with its password masked, for logs and stored copies."""
-        return make_url(self.url).render_as_string(hide_password=True)
+        return masked_url(self.url)
 
 
 class SearchConfig(Section):

@@ -53,7 +53,7 @@ def run_search(
                 fingerprint=fingerprint.digest,
                 fingerprint_parts=dict(fingerprint.parts),
                 rules=inputs.rules,
-                fixed_demos=[_payload(demo) for demo in inputs.fixed],
+                fixed_demos=[demo.to_payload() for demo in inputs.fixed],
                 pool_items=_stored_items(inputs.candidates),
                 heldout_prompts=_stored_items(inputs.heldout.items),
             )
@@ -133,10 +133,5 @@ def _drive(
 
 
 def _stored_items(items: Sequence[Demonstration | HeldOutPrompt]) -> list[StoredItem]:
-    return [StoredItem(item_id=item.id, position=i, payload=_payload(item)) for i, item in enumerate(items)]
+    return [StoredItem(item_id=item.id, position=i, payload=item.to_payload()) for i, item in enumerate(items)]
 
-
-def _payload(item: Demonstration | HeldOutPrompt) -> dict:  # MERGE: item.to_payload()
-    import dataclasses
-
-    return dataclasses.asdict(item)

@@ -16,17 +16,11 @@ from functools import cached_property
 from typing import Any
 
 from db import Store
-from demo_search.export.document import demonstration_from_payload, validate_export
-from demo_search.templates import (
-    InsertionPosition,
-    LaidOutBranch,
-    PromptTemplate,
-    StepLayout,
-    build_prefix_tree,
-    ordered_demonstrations,
-)
+from demo_search.best_set import best_set
+from demo_search.export.model import ExportDocument
+from demo_search.templates import LaidOutBranch, PromptTemplate, StepLayout, build_prefix_tree
 from demo_search.tuning.errors import TuningError
-from demo_search.types import Demonstration, HeldOutPrompt, Turn
+from demo_search.types import Demonstration, HeldOutPrompt
 from workers.tree import PrefixTree
 
 KEY_LENGTH = 12
@@ -66,60 +60,40 @@ def prompt_key(rules: str, demo_ids: Sequence[str]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:KEY_LENGTH]
 
 
-def best_set_prompt(store: Store, name: str, position: InsertionPosition) -> TuningPrompt:
-    """The best demonstration set of search ``name``: the chosen set of its last recorded step, with its fixed
-    demonstrations at ``position``."""
-    search = store.get_search(name)
-    steps = store.steps(name)
-    if not steps:
+def best_set_prompt(store: Store, name: str) -> TuningPrompt:
+    """The best demonstration set of search ``name`` (see :mod:`demo_search.best_set`)."""
+    best = best_set(store, name)
+    if best is None:
         raise TuningError(
             f"search {name!r} has no recorded step yet, so it has no best demonstration set to tune for",
             [f"run or resume it (`demo-search resume {name}`) until its base set is scored, or pass --from-export"],
         )
-    last = steps[-1]
-    chosen = next(c for c in store.candidates_of_step(name, last.step_index) if c.set_key == last.set_key)
-    pool = {item.item_id: demonstration_from_payload(dict(item.payload)) for item in store.pool_items(name)}
-    selected = tuple(pool[demo_id] for demo_id in chosen.demo_ids)
-    fixed = tuple(demonstration_from_payload(dict(payload)) for payload in search.fixed_demos)
     return TuningPrompt(
-        rules=search.rules,
-        demonstrations=ordered_demonstrations(selected, (), fixed, position),
+        rules=best.rules,
+        demonstrations=best.demonstrations,
         heldout=heldout_prompts(store, name),
-        origin=f"the best set of search {name!r} (step {last.step_index}, score {last.score:.4f})",
+        origin=f"the best set of search {name!r} (step {best.step.step_index}, score {best.step.score:.4f})",
     )
 
 
 def export_prompt(document: Mapping[str, Any], store: Store, name: str, *, source: str) -> TuningPrompt:
-    """The rules and demonstrations of an export document (validated against the export schema), with the
-    held-out prompts of search ``name``; ``source`` names the document in messages."""
-    validate_export(dict(document))
+    """The rules and demonstrations of an export document (``ExportError`` if it breaks the export's schema), with
+    the held-out prompts of search ``name``; ``source`` names the document in messages."""
+    export = ExportDocument.from_payload(document)
     return TuningPrompt(
-        rules=document["template"]["rules"],
-        demonstrations=tuple(demonstration_from_payload(demo) for demo in document["demonstrations"]),
+        rules=export.template.rules,
+        demonstrations=export.demonstrations_in_prompt_order(),
         heldout=heldout_prompts(store, name),
-        origin=f"the demonstrations of {source} (exported from search {document['search']['name']!r})",
+        origin=f"the demonstrations of {source} (exported from search {export.search.name!r})",
     )
 
 
 def heldout_prompts(store: Store, name: str) -> tuple[HeldOutPrompt, ...]:
     """The held-out prompts stored with search ``name``, in file order."""
-    prompts = tuple(heldout_from_payload(dict(item.payload)) for item in store.heldout_prompts(name))
+    prompts = tuple(HeldOutPrompt.from_payload(item.payload) for item in store.heldout_prompts(name))
     if not prompts:
         raise TuningError(f"search {name!r} has no held-out prompts stored", ["tuning scores trials on them"])
     return prompts
 
 
-def heldout_from_payload(payload: Mapping[str, Any]) -> HeldOutPrompt:
-    """A held-out prompt from its stored JSON (``dataclasses.asdict`` of a ``HeldOutPrompt``)."""
-    history = tuple(Turn(turn["query"], turn["answer"]) for turn in payload.get("history", ()))
-    return HeldOutPrompt(
-        id=payload["id"],
-        query=payload["query"],
-        reference=payload.get("reference"),
-        history=history,
-        category=payload.get("category"),
-        source=payload.get("source", ""),
-    )
-
-
-__all__ = ["TuningPrompt", "best_set_prompt", "prompt_key", "export_prompt", "heldout_from_payload", "heldout_prompts"]
+__all__ = ["TuningPrompt", "best_set_prompt", "export_prompt", "heldout_prompts", "prompt_key"]

@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from db import Store, TuningResult
+from demo_search.best_set import best_set
+from demo_search.export.model import DecodingSettings, TunedDecoding
 from demo_search.tuning.prompt import prompt_key
 from demo_search.tuning.study import study_name
 from workers.decoding import DecodingParams
@@ -50,15 +52,25 @@ def tuned_for_prompt(store: Store, name: str, rules: str, demo_ids: Sequence[str
     return next((r for r in reversed(store.tuning_results(name)) if r.study_name == wanted), None)
 
 
-def export_section(result: TuningResult) -> dict[str, Any]:
-    """A stored result as the export's ``decoding.tuned`` object."""
-    return {
-        "params": dict(result.params),
-        "score": result.score,
-        "baseline_score": result.baseline_score,
-        "n_trials": result.n_trials,
-        "importances": dict(result.importances),
-    }
+def export_section(result: TuningResult) -> TunedDecoding:
+    """A stored result as the export's ``decoding.tuned`` section."""
+    return TunedDecoding(
+        params=DecodingSettings.model_validate(dict(result.params)),
+        score=result.score,
+        baseline_score=result.baseline_score,
+        n_trials=result.n_trials,
+        importances=dict(result.importances),
+    )
 
 
-__all__ = ["decoding_document", "export_section", "tuned_for_prompt", "tuning_result"]
+def tuned_best_set(store: Store, name: str) -> TunedDecoding | None:
+    """The export's ``decoding.tuned`` section for the best set of search ``name``: the stored result of the study
+    of exactly that prompt (rules and demonstrations in prompt order), or ``None`` if it was never tuned."""
+    best = best_set(store, name)
+    if best is None:
+        return None
+    stored = tuned_for_prompt(store, name, best.rules, best.demo_ids)
+    return export_section(stored) if stored is not None else None
+
+
+__all__ = ["decoding_document", "export_section", "tuned_best_set", "tuned_for_prompt", "tuning_result"]

@@ -137,7 +137,7 @@ def _run_study(
 
 def _prompt(store: Store, config: SearchConfig, from_export: Path | None) -> TuningPrompt:
     if from_export is None:
-        return best_set_prompt(store, config.name, config.template.position)
+        return best_set_prompt(store, config.name)
     try:
         document = json.loads(from_export.read_text(encoding="utf-8"))
     except OSError as error:

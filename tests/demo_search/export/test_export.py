@@ -1,5 +1,5 @@
 """``demo-search export``: the JSON document (checked against the shipped JSON Schema with ``jsonschema``, not
-with the exporter's own check), demonstrations in prompt order for both insertion positions, the trajectory as
+with the exporter's own model), demonstrations in prompt order for both insertion positions, the trajectory as
 ``status`` shows it, and the URIAL prompt file read back by the template parser.
 
 Two real searches (greedy, 2 steps, loglik on the random tiny model, 2 fixed demonstrations) are run once for
@@ -17,7 +17,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from db import Store
-from demo_search.export.document import ExportError, validate_export
+from demo_search.export import ExportDocument, ExportError
 from demo_search.templates import load_urial, parse_urial
 from demo_search.types import Demonstration
 from demo_search.version import __version__
@@ -194,7 +194,7 @@ def test_a_document_that_breaks_the_schema_is_refused_naming_the_json_paths(
     del broken["demonstrations"][0]["turns"]
     broken["format_version"] = 2
     with pytest.raises(ExportError) as raised:
-        validate_export(broken)
+        ExportDocument.from_payload(broken)
     assert raised.value.summary == "the export document does not match its schema"
     assert any(p.startswith("$.format_version: ") for p in raised.value.problems)
-    assert any(p.startswith("$.demonstrations[0]: 'turns' is a required property") for p in raised.value.problems)
+    assert "$.demonstrations[0].turns: Field required" in raised.value.problems

@@ -23,13 +23,14 @@ from typer.testing import CliRunner, Result
 from db import Store
 from demo_search.cli import app
 from demo_search.config import load_config
-from demo_search.export.document import build_export, validate_export
+from demo_search.export import ExportDocument, build_export
 from demo_search.inputs import load_tokenizer
 from demo_search.scoring.match import MatchScorer
 from demo_search.assembly import build_template, decoding_params, engine_spec
 from demo_search.pipeline import run as run_search
 from demo_search.synthetic import make_heldout
 from demo_search.tuning.prompt import TuningPrompt, best_set_prompt
+from demo_search.tuning.results import tuned_best_set
 from demo_search.tuning.space import SEARCH_SETTINGS
 from demo_search.tuning.study import FIRST_TRIAL_ATTR
 from tests.demo_search.search import harness
@@ -57,6 +58,11 @@ def the_study(url: str, name: str) -> optuna.Study:
 
 def tune_in_process(name: str, url: str) -> Result:
     return CliRunner().invoke(app, ["tune", name, "--db", url], env=WIDE)
+
+
+def exported(store: Store, name: str) -> dict:
+    """The export document of search ``name`` as ``demo-search export`` writes it, with its stored tuning."""
+    return build_export(store, name, tuned=tuned_best_set(store, name)).to_payload()
 
 
 def match_rate(engine, template, prompt: TuningPrompt, tokenizer, params: DecodingParams) -> float:
@@ -87,15 +93,15 @@ def test_a_poor_start_is_improved_and_never_undercut(tmp_path: Path, ray_address
     assert first[SEARCH_SETTINGS].params == {"temperature": 2.0, "top_p": 1.0, "repetition_penalty": 1.0}
     with Store.open(url, create=False) as store:
         [result] = store.tuning_results("improve")
-        prompt = best_set_prompt(store, "improve", config.template.position)
-        document = build_export(store, "improve")
+        prompt = best_set_prompt(store, "improve")
+        document = exported(store, "improve")
     best_value = max(t.value for t in completed)
     assert result.score == best_value >= max(t.value for t in first.values())
     assert result.baseline_score == first[SEARCH_SETTINGS].value
     assert result.score - result.baseline_score >= 0.25, (result.score, result.baseline_score)
     assert result.n_trials == 10 and set(result.importances) <= {"temperature", "top_p", "repetition_penalty"}
 
-    validate_export(document)
+    ExportDocument.from_payload(document)  # reads back
     tuned = document["decoding"]["tuned"]
     assert tuned["params"] == {**document["decoding"]["searched"], **{k: result.params[k] for k in result.params},
                                "seed": 0}
@@ -126,7 +132,7 @@ def test_a_poor_start_is_improved_and_never_undercut(tmp_path: Path, ray_address
     assert f"tuned the demonstrations of {tmp_path / 'edited.json'}" in other.output
     with Store.open(url, create=False) as store:
         results = {r.study_name: r for r in store.tuning_results("improve")}
-        assert build_export(store, "improve")["decoding"]["tuned"]["n_trials"] == 10  # still the best set's study
+        assert exported(store, "improve")["decoding"]["tuned"]["n_trials"] == 10  # still the best set's study
     assert len(results) == 2 and results[result.study_name] == result
     [from_export] = [r for r in results.values() if r.study_name != result.study_name]
     assert (from_export.n_trials, from_export.demo_ids) == (3, tuple(d["id"] for d in edited["demonstrations"]))
@@ -166,7 +172,7 @@ def test_a_killed_study_resumes_to_exactly_n_trials(
     assert sorted(labels) == sorted([SEARCH_SETTINGS, "urial-dense", "urial-moe"])
     with Store.open(url, create=False) as store:
         [result] = store.tuning_results("crash")
-        document = build_export(store, "crash")
+        document = exported(store, "crash")
     assert result.n_trials == N_TRIALS and result.score == max(t.value for t in completed)
     assert document["decoding"]["tuned"]["n_trials"] == N_TRIALS
 

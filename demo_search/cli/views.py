@@ -1,0 +1,56 @@
+"""How the CLI shows what is stored: a search's trajectory and its decoding-tuning results (``status``, ``run``,
+``resume``, ``tune``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from rich.table import Table
+
+from db import Candidate, Search, Step, TuningResult
+from demo_search.cli.console import console
+
+PARAM_ORDER = ("temperature", "top_p", "top_k", "repetition_penalty", "max_tokens")
+
+
+def print_trajectory(search: Search, rows: Sequence[tuple[Step, Sequence[Candidate]]]) -> None:
+    """Per step: the chosen demonstration, its score ± SE and n, the runner-up and how many candidates were tried."""
+    console.print(f"[bold]{search.name}[/] — {search.status.value}; {len(rows)} step(s) recorded")
+    table = Table(show_edge=False, pad_edge=False)
+    for column in ("step", "chosen", "score ± SE", "n", "runner-up", "score", "tried"):
+        ids = column in ("chosen", "runner-up")
+        table.add_column(column, justify="left" if ids else "right", no_wrap=True, min_width=16 if ids else None)
+    for step, candidates in rows:
+        chosen = next((c for c in candidates if c.set_key == step.set_key), None)
+        skipped = sum(1 for c in candidates if c.status.value == "skipped")
+        failed = sum(1 for c in candidates if c.status.value == "failed")
+        notes = ", ".join(f"{n} {what}" for n, what in ((skipped, "skipped"), (failed, "failed")) if n)
+        table.add_row(
+            str(step.step_index),
+            step.item_id or "base set",
+            f"{step.score:.4f}" + ("" if step.stderr is None else f" ± {step.stderr:.4f}"),
+            str(chosen.n_scored if chosen else "-"),
+            step.runner_up_item_id or "-",
+            "-" if step.runner_up_score is None else f"{step.runner_up_score:.4f}",
+            f"{len(candidates)}" + (f" ({notes})" if notes else ""),
+        )
+    console.print(table)
+
+
+def format_params(params: Mapping[str, object], names: Sequence[str] = PARAM_ORDER) -> str:
+    """``temperature=0 top_p=0.9 ...`` for the parameters of ``names`` that ``params`` holds."""
+    return " ".join(f"{name}={params[name]:g}" for name in names if name in params)
+
+
+def print_tuning_results(results: Sequence[TuningResult]) -> None:
+    """The tuning studies stored on a search (``demo-search status``); nothing when there are none."""
+    for result in results:
+        console.print(f"[bold]decoding tuning[/] study {result.study_name}: {result.n_trials} completed trial(s)")
+        own = "-" if result.baseline_score is None else f"{result.baseline_score:.4f}"
+        console.print(f"  tuned        score {result.score:.4f}  {format_params(result.params)}", markup=False)
+        console.print(f"  search's own score {own}", markup=False)
+        importances = ", ".join(f"{name} {value:.2f}" for name, value in result.importances.items())
+        console.print(f"  importances  {importances or '-'}", markup=False)
+
+
+__all__ = ["PARAM_ORDER", "format_params", "print_trajectory", "print_tuning_results"]
