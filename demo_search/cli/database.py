@@ -14,9 +14,11 @@ from demo_search.config import resolve_database_url
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 
 
-def open_store(db: str | None, *, create: bool = False) -> Store:
-    """The store on ``--db`` (else ``$DEMO_SEARCH_DB``, else the default URL); it raises what the store raises."""
-    return Store.open(resolve_database_url(db), create=create)
+def open_store(db: str | None) -> Store:
+    """The store on ``--db`` (else ``$DEMO_SEARCH_DB``, else the default URL), opened read-only for the reading
+    commands (so they work on a database in a read-only directory and never write); it raises what the store
+    raises."""
+    return Store.open(resolve_database_url(db), read_only=True)
 
 
 @db_app.command("upgrade")

@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 from db import Candidate, CandidateStatus, SearchStatus, Step, Store, StoredItem
-from demo_search.config import load_config
+from demo_search.config import compute_fingerprint, load_config
 from demo_search.types import Demonstration, HeldOutPrompt
 
 RULES = "# Instruction\n\nAnswer like the examples."
@@ -57,15 +57,15 @@ def write_stored_search(
         "database": {"url": f"sqlite:///{root / 'searches.db'}"},
     }), encoding="utf-8")
     config = load_config(config_file)
-    fingerprint = config.fingerprint()
+    fingerprint = compute_fingerprint(config)
     chosen = (pool[2].id, pool[0].id)
     with Store.open(config.database.url) as store:
         store.create_search(
-            name, config=yaml.safe_load(config.to_yaml()), fingerprint=fingerprint.digest,
+            name, config=config.stored_form(), fingerprint=fingerprint.digest,
             fingerprint_parts=dict(fingerprint.parts), rules=RULES, fixed_demos=[d.to_payload() for d in fixed],
+            pool_items=[StoredItem(d.id, i, d.to_payload()) for i, d in enumerate(pool)],
+            heldout_prompts=[StoredItem(p.id, i, p.to_payload()) for i, p in enumerate(heldout)],
         )
-        store.add_pool_items(name, [StoredItem(d.id, i, d.to_payload()) for i, d in enumerate(pool)])
-        store.add_heldout_prompts(name, [StoredItem(p.id, i, p.to_payload()) for i, p in enumerate(heldout)])
         _record_step(store, name, 0, base=(), added=[None], scores=[0.25])
         _record_step(store, name, 1, base=(), added=[d.id for d in pool], scores=[0.5, 0.25, 0.75, None])
         _record_step(store, name, 2, base=(chosen[0],), added=[pool[0].id, pool[1].id, pool[3].id],

@@ -154,7 +154,7 @@ def test_reading_commands_on_a_damaged_database_print_one_line(
 
     result = invoke(*[str(output) if arg == "OUT" else arg for arg in command], "--db", stored.url)
 
-    assert_one_line_failure(result, "database disk image is malformed")
+    assert_one_line_failure(result, "is damaged")
     assert snapshot(tmp_path) == before
     assert not output.exists()
 
