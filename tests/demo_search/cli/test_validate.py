@@ -11,7 +11,6 @@ from typer.testing import CliRunner
 from demo_search.cli import app
 
 REPO = Path(__file__).resolve().parents[3]
-SHARED = REPO.parent / "shared" / "data" / "icl-alignment"
 
 
 @pytest.fixture()
@@ -108,7 +107,6 @@ def test_existing_database_is_not_changed(workspace: Path) -> None:
     assert db.stat().st_mtime_ns == before and db.read_bytes() == b""
 
 
-@pytest.mark.skipif(not SHARED.is_dir(), reason="the shared reference data (../shared/data) is not beside the repo")
 def test_the_paper_example_validates() -> None:
     code, out = validate(REPO / "examples" / "paper.yaml")
     assert code == 0, out

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-SHARED_DATA = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "icl-alignment"
+from tests.paper_data import PAPER_DATA
 
 
 @pytest.fixture
@@ -25,7 +25,6 @@ def write_jsonl(tmp_path: Path) -> Callable[..., Path]:
 
 
 @pytest.fixture
-def shared_data() -> Path:
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"shared reference data not found at {SHARED_DATA}")
-    return SHARED_DATA
+def paper_data() -> Path:
+    """The paper's vendored data files (``data/icl-alignment``)."""
+    return PAPER_DATA

@@ -1,4 +1,4 @@
-"""The loaders on the real reference files: MT-Bench questions and URIAL prompt files."""
+"""The loaders on the paper's real files (data/icl-alignment): MT-Bench questions and URIAL prompt files."""
 
 from __future__ import annotations
 
@@ -10,18 +10,18 @@ from demo_search.templates.urial import load_urial
 from demo_search.types import Turn
 
 
-def _questions(shared_data: Path) -> list[dict]:
-    lines = (shared_data / "mt_bench_question.jsonl").read_text(encoding="utf-8").splitlines()
+def _questions(paper_data: Path) -> list[dict]:
+    lines = (paper_data / "mt_bench_question.jsonl").read_text(encoding="utf-8").splitlines()
     return [json.loads(line) for line in lines if line.strip()]
 
 
-def test_mt_bench_first_turns(shared_data: Path) -> None:
-    path = shared_data / "mt_bench_question.jsonl"
+def test_mt_bench_first_turns(paper_data: Path) -> None:
+    path = paper_data / "mt_bench_question.jsonl"
     result = load_heldout(path)
 
     assert result.ok and not result.problems
     assert (result.format, result.format_detected) == ("mtbench", True)
-    questions = _questions(shared_data)
+    questions = _questions(paper_data)
     assert len(result.items) == len(questions) == 80
     assert [p.query for p in result.items] == [q["turns"][0] for q in questions]
     assert [p.category for p in result.items] == [q["category"] for q in questions]
@@ -32,9 +32,9 @@ def test_mt_bench_first_turns(shared_data: Path) -> None:
     assert result.items[0].source == f"{path}:1"
 
 
-def test_mt_bench_both_turns(shared_data: Path) -> None:
-    result = load_heldout(shared_data / "mt_bench_question.jsonl", turns="both")
-    questions = _questions(shared_data)
+def test_mt_bench_both_turns(paper_data: Path) -> None:
+    result = load_heldout(paper_data / "mt_bench_question.jsonl", turns="both")
+    questions = _questions(paper_data)
     answerable = [q for q in questions if q.get("reference") and q["reference"][0].strip()]
 
     assert result.ok
@@ -50,10 +50,10 @@ def test_mt_bench_both_turns(shared_data: Path) -> None:
     assert f"also on {80 - len(answerable) - 1} more lines" in skipped.message
 
 
-def test_mt_bench_as_pool_reports_questions_without_reference(shared_data: Path) -> None:
-    path = shared_data / "mt_bench_question.jsonl"
+def test_mt_bench_as_pool_reports_questions_without_reference(paper_data: Path) -> None:
+    path = paper_data / "mt_bench_question.jsonl"
     result = load_pool(path)
-    questions = _questions(shared_data)
+    questions = _questions(paper_data)
 
     assert not result.ok
     missing = [p for p in result.errors if p.field == "reference"]
@@ -63,8 +63,8 @@ def test_mt_bench_as_pool_reports_questions_without_reference(shared_data: Path)
     assert len(result.items) + len(missing) + len(empty) == 80
 
 
-def test_urial_greedy_50_as_pool(shared_data: Path) -> None:
-    path = shared_data / "urial.greedy.50.txt"
+def test_urial_greedy_50_as_pool(paper_data: Path) -> None:
+    path = paper_data / "urial.greedy.50.txt"
     result = load_pool(path)
 
     assert result.ok and not result.problems
@@ -73,25 +73,25 @@ def test_urial_greedy_50_as_pool(shared_data: Path) -> None:
     assert load_pool(path, "urial").items == result.items
 
 
-def test_urial_files_share_ids_for_the_same_demonstrations(shared_data: Path) -> None:
-    base = [d.id for d in load_pool(shared_data / "urial.txt").items]
-    best = [d.id for d in load_pool(shared_data / "urial.plus.best_4-5-6.txt").items]
-    greedy = {d.id for d in load_pool(shared_data / "urial.greedy.50.txt").items}
+def test_urial_files_share_ids_for_the_same_demonstrations(paper_data: Path) -> None:
+    base = [d.id for d in load_pool(paper_data / "urial.txt").items]
+    best = [d.id for d in load_pool(paper_data / "urial.plus.best_4-5-6.txt").items]
+    greedy = {d.id for d in load_pool(paper_data / "urial.greedy.50.txt").items}
 
     assert len(base) == 3 and len(best) == 6
     assert best[3:] == base  # the paper's order: searched 4th, 5th, 6th, then URIAL's three
     assert set(base) <= greedy
 
 
-def test_urial_file_as_heldout_prompts(shared_data: Path) -> None:
-    result = load_heldout(shared_data / "urial.random.50.txt")
+def test_urial_file_as_heldout_prompts(paper_data: Path) -> None:
+    result = load_heldout(paper_data / "urial.random.50.txt")
 
     assert result.ok and len(result.items) == 50
     assert all(p.reference for p in result.items)
 
 
-def test_length_summary_of_the_urial_pool(shared_data: Path) -> None:
-    items = load_pool(shared_data / "urial.greedy.50.txt").items
+def test_length_summary_of_the_urial_pool(paper_data: Path) -> None:
+    items = load_pool(paper_data / "urial.greedy.50.txt").items
     stats = summarize_lengths(items, lambda text: len(text.encode("utf-8")))
 
     lengths = sorted(len(d.query.encode()) + len(d.answer.encode()) for d in items)

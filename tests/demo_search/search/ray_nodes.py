@@ -3,11 +3,15 @@
 Every node is its own ``ray start --block`` process in its own session, so a test can kill one node outright
 (``SIGKILL`` to its whole process group: raylet, object store, workers) while the others run on, and tearing the
 cluster down never touches another Ray on the machine (``ray stop`` would). Custom resources stand in for GPUs.
+
+Built to come up on a slow, loaded machine: Ray's start-up timeouts are raised (``SLOW_MACHINE_TIMEOUTS``), and a
+node whose ``ray start`` gives up is started again, as often as needed, until the set-up's deadline.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import signal
@@ -19,8 +23,32 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# Node deaths are noticed within ~2 s instead of Ray's default ~30 s.
+logger = logging.getLogger(__name__)
+
 FAST_FAILURE_DETECTION = {"health_check_period_ms": 500, "health_check_failure_threshold": 4}
+"""The head's system config: a killed node is noticed within ~2 s (4 failed checks 0.5 s apart) instead of ~15 s
+(Ray's 5 checks 3 s apart). A live but slow node still has ``health_check_timeout_ms`` (10 s) to answer each check."""
+
+SLOW_MACHINE_TIMEOUTS = {
+    # `ray start` waits this long for its node to be registered in the GCS, and it is also the deadline of each
+    # of those GCS calls (on a loaded machine: "Failed to get node info ... Deadline Exceeded", then "The current
+    # node timed out during startup"); a job's driver waits as long for its node. Default 30.
+    "RAY_raylet_start_wait_time_s": "180",
+    # A raylet that cannot reach the GCS for this long exits. Default 60.
+    "RAY_gcs_rpc_server_reconnect_timeout_s": "180",
+    # Synchronous GCS requests. Default 60.
+    "RAY_gcs_server_request_timeout_seconds": "180",
+    # A worker process not registered with its raylet after this long is killed. Default 60.
+    "RAY_worker_register_timeout_seconds": "180",
+    # The dashboard agent must register with its raylet within this. Default 30 s.
+    "RAY_agent_register_timeout_ms": "180000",
+}
+"""Ray's own timeouts (``RAY_<name>`` overrides its ``ray_config_def.h`` values in every process), raised for
+tests: on a 2-core machine under a load of 5-7 a node's start-up can take minutes. Failure detection of a killed
+node does not depend on them."""
+
+HEAD_START_TIMEOUT_S = 300.0
+NODES_START_TIMEOUT_S = 300.0
 
 
 def free_port() -> int:
@@ -31,10 +59,15 @@ def free_port() -> int:
 
 @dataclass
 class RayNode:
+    """One ``ray start --block`` process (the leader of its own process group) and its log."""
+
     name: str
     process: subprocess.Popen
     log: Path
     args: tuple[str, ...]
+
+    def exited(self) -> bool:
+        return self.process.poll() is not None
 
     def kill(self) -> None:
         """SIGKILL every process of the node (``ray start``, raylet, object store, workers), as a machine failure
@@ -50,7 +83,7 @@ class RayNode:
                 process.kill()
             except psutil.NoSuchProcess:
                 pass
-        try:
+        try:  # also what is left of a node whose `ray start` already exited (its group outlives it)
             os.killpg(self.process.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
@@ -67,55 +100,52 @@ class RayNodes:
     gcs_address: str = ""
     dashboard: str = ""
     nodes: list[RayNode] = field(default_factory=list)
+    starts: dict[str, int] = field(default_factory=dict)
+    """How many times each node name has been started."""
 
     @classmethod
     def start(cls, root: Path, *, head_cpus: float, extra_env: dict[str, str] | None = None) -> RayNodes:
-        """Start the head node and wait until its job server answers."""
+        """Start the head node and wait until its job server answers, starting it again (on fresh ports) if its
+        ``ray start`` exits first, until ``HEAD_START_TIMEOUT_S``."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
         # Jobs run `demo-search` from this environment's bin directory, as an installed package would.
         env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
         # Ray 2.60 turns token authentication on for `ray start`; this throwaway cluster listens on 127.0.0.1 only,
         # and the test process (whose Ray client may already have cached "no token") must reach its job server.
-        env.update(RAY_AUTH_MODE="disabled", PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1", **(extra_env or {}))
+        env.update(RAY_AUTH_MODE="disabled", PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
+        env.update(SLOW_MACHINE_TIMEOUTS, **(extra_env or {}))
         # Ray's socket paths live under --temp-dir and must stay under 108 bytes: a short directory of its own.
         cluster = cls(root=root, env=env, temp_dir=Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp")))
-        port, dashboard_port = free_port(), free_port()
-        cluster.gcs_address = f"127.0.0.1:{port}"
-        cluster.dashboard = f"http://127.0.0.1:{dashboard_port}"
         try:
-            cluster._start_node(
-                "head",
-                "--head", f"--port={port}", "--node-ip-address=127.0.0.1", f"--num-cpus={head_cpus}",
-                "--include-dashboard=true", "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard_port}",
-                f"--temp-dir={cluster.temp_dir}", f"--system-config={json.dumps(FAST_FAILURE_DETECTION)}",
-            )
-            cluster._wait_for_job_server()
+            cluster._start_head(head_cpus, deadline=time.monotonic() + HEAD_START_TIMEOUT_S)
         except BaseException:
             cluster.stop()
             raise
         return cluster
 
     def add_worker(self, name: str, *, cpus: float, resources: dict[str, float]) -> RayNode:
+        """Start a worker node joined to the head; ``wait_for_nodes`` waits for it (and restarts it if need be)."""
         return self._start_node(
             name, f"--address={self.gcs_address}", "--node-ip-address=127.0.0.1", f"--num-cpus={cpus}",
             f"--resources={json.dumps(resources)}",
         )
 
-    def wait_for_nodes(self, count: int, timeout_s: float = 180) -> None:
+    def wait_for_nodes(self, count: int, timeout_s: float = NODES_START_TIMEOUT_S) -> None:
         """Wait until ``count`` nodes are alive (read through the job server's view of the cluster). A worker node
-        whose ``ray start`` gave up (on a loaded machine it may time out registering) is started once more."""
+        whose ``ray start`` exits (on a loaded machine it may time out registering) is started again, as often as
+        needed, until ``timeout_s``."""
         deadline = time.monotonic() + timeout_s
-        restarted: set[str] = set()
         while True:
-            for node in list(self.nodes[1:]):
-                if node.process.poll() is not None and node.name not in restarted:
-                    restarted.add(node.name)
-                    self.nodes.remove(node)
-                    self._start_node(node.name, *node.args)
+            self._check_head()
+            for node in [node for node in self.nodes[1:] if node.exited()]:
+                self._restart(node)
             alive = self._alive_nodes()
             if alive >= count:
                 return
-            assert time.monotonic() < deadline, f"{alive} of {count} Ray nodes alive after {timeout_s} s:\n{self.logs()}"
+            assert time.monotonic() < deadline, (
+                f"{alive} of {count} Ray nodes alive after {timeout_s} s (starts per node: {self.starts}):\n"
+                f"{self.logs()}"
+            )
             time.sleep(0.5)
 
     def node(self, name: str) -> RayNode:
@@ -123,15 +153,39 @@ class RayNodes:
 
     def stop(self) -> None:
         for node in reversed(self.nodes):
-            if node.process.poll() is None:
-                node.kill()
+            node.kill()
         shutil.rmtree(self.temp_dir, ignore_errors=True)
 
     def logs(self) -> str:
-        return "\n".join(f"--- {n.name}:\n{n.log.read_text(errors='replace')[-2000:]}" for n in self.nodes)
+        return "\n".join(f"--- {n.name} ({n.log.name}):\n{n.log.read_text(errors='replace')[-2000:]}" for n in self.nodes)
+
+    def _start_head(self, cpus: float, *, deadline: float) -> None:
+        while True:
+            port, dashboard_port = free_port(), free_port()  # either may be taken before Ray binds it: retried
+            self.gcs_address = f"127.0.0.1:{port}"
+            self.dashboard = f"http://127.0.0.1:{dashboard_port}"
+            head = self._start_node(
+                "head",
+                "--head", f"--port={port}", "--node-ip-address=127.0.0.1", f"--num-cpus={cpus}",
+                "--include-dashboard=true", "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard_port}",
+                f"--temp-dir={self.temp_dir}", f"--system-config={json.dumps(FAST_FAILURE_DETECTION)}",
+            )
+            if self._wait_for_job_server(head, deadline):
+                return
+            assert time.monotonic() < deadline, f"no job server at {self.dashboard} in time:\n{self.logs()}"
+            logger.warning("the head node's `ray start` exited before its job server answered; starting it again")
+            head.kill()
+            self.nodes.remove(head)
+
+    def _restart(self, node: RayNode) -> None:
+        logger.warning("Ray node %s exited during start-up (see %s); starting it again", node.name, node.log)
+        node.kill()  # whatever its `ray start` left behind, so no half-started raylet joins later
+        self.nodes.remove(node)
+        self._start_node(node.name, *node.args)
 
     def _start_node(self, name: str, *args: str) -> RayNode:
-        log = self.root / f"{name}-{len(self.nodes)}.log"
+        self.starts[name] = self.starts.get(name, 0) + 1
+        log = self.root / f"{name}-{self.starts[name]}.log"
         command = [str(Path(sys.executable).parent / "ray"), "start", "--block", "--disable-usage-stats",
                    f"--dashboard-agent-listen-port={free_port()}", *args]
         with log.open("w") as out:
@@ -141,19 +195,22 @@ class RayNodes:
         self.nodes.append(node)
         return node
 
-    def _wait_for_job_server(self, timeout_s: float = 120) -> None:
+    def _wait_for_job_server(self, head: RayNode, deadline: float) -> bool:
+        """Whether the job server answered before ``deadline``; ``False`` as soon as the head's process exits."""
         from ray.job_submission import JobSubmissionClient
 
-        deadline = time.monotonic() + timeout_s
-        while True:
-            head = self.nodes[0]
-            assert head.process.poll() is None, f"the head node exited:\n{self.logs()}"
+        while time.monotonic() < deadline:
+            if head.exited():
+                return False
             try:
                 JobSubmissionClient(self.dashboard).list_jobs()
-                return
+                return True
             except Exception:  # noqa: BLE001 - not up yet
-                assert time.monotonic() < deadline, f"no job server at {self.dashboard}:\n{self.logs()}"
                 time.sleep(1)
+        return False
+
+    def _check_head(self) -> None:
+        assert not self.nodes[0].exited(), f"the head node exited:\n{self.logs()}"
 
     def _alive_nodes(self) -> int:
         from ray.util.state import list_nodes

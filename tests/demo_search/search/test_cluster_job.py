@@ -190,9 +190,13 @@ def test_a_worker_node_killed_mid_search_costs_nothing(cluster, config_file, dat
     search = StoredSearch(database, "node-killed")
     job = submit(cluster, config_file, database, "node-killed")
     wait_for_evaluations(search, STEP_1_STARTED, job, cluster)
+    killed_at = search.evaluation_count()
     cluster.node("worker-2").kill()  # worker-2, with its engine actor mid-unit or about to get one
     wait_for(cluster, job, {JobStatus.SUCCEEDED})
 
+    # Whether the kill caught a unit in flight (then re-queued) or between units is a matter of timing; what must
+    # hold either way: the search finished on the surviving node, nothing lost, nothing stored twice.
+    assert killed_at < reference.evaluation_count(), "the node was killed after the search had stored everything"
+    assert search.status() == "finished" and search.lease_owners() == []
     assert search.trajectory() == reference.trajectory()
     assert search.duplicate_pairs() == [] and search.evaluation_count() == reference.evaluation_count()
-    assert "re-queued" in logs(cluster, job), logs(cluster, job)[-3000:]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import string
-from pathlib import Path
 
 import pytest
 
@@ -26,9 +25,9 @@ from demo_search.templates import (
 )
 from demo_search.types import Demonstration, HeldOutPrompt
 from tests.demo_search.templates.chatml import CHATML
+from tests.paper_data import PAPER_DATA
 from workers.tiny import build_byte_tokenizer
 
-SHARED_DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "icl-alignment"
 RULES = "Answer like the examples."
 POOL = tuple(Demonstration.single(f"q{i} ü", f"a{i}\n```\nx\n```") for i in range(5))
 LOOKS_SPECIAL = Demonstration.single("say <s>", "a </s> b")
@@ -182,15 +181,14 @@ def test_lengths_for_budgets_and_the_context_window(tokenizer):
     assert longest_request(tree, with_targets=False, max_new_tokens=64) == no_target + 64
 
 
-@pytest.mark.skipif(not (SHARED_DATA / "urial.txt").exists(), reason=f"shared URIAL prompt files not found in {SHARED_DATA}")
 def test_urial_file_as_fixed_demonstrations_builds_a_tree(tokenizer):
-    base = load_urial(SHARED_DATA / "urial.txt")
-    candidates = load_urial(SHARED_DATA / "urial.plus.best_4-5-6.txt").demonstrations[:3]
+    base = load_urial(PAPER_DATA / "urial.txt")
+    candidates = load_urial(PAPER_DATA / "urial.plus.best_4-5-6.txt").demonstrations[:3]
     tree = build_step_tree(
         UrialTemplate(), tokenizer, base.rules, selected=(), candidates=candidates, fixed=base.demonstrations,
         prompts=PROMPTS, position="before_fixed", with_targets=True,
     )
-    file_bytes = (SHARED_DATA / "urial.txt").read_bytes()
+    file_bytes = (PAPER_DATA / "urial.txt").read_bytes()
     ids = tree.full_prompt(tree.branches[0], tree.leaves[0], with_target=False)
     text = tokenizer.decode(list(ids[1:]))
     assert text.startswith(base.rules + "\n\n" + candidates[0].query.join(["# Query:\n```\n", "\n```"]))

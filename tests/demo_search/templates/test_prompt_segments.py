@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from demo_search.templates import (
@@ -23,9 +21,9 @@ from demo_search.templates import (
 from demo_search.templates.urial import URIAL_STOP, UrialPrompt, query_header
 from demo_search.types import Demonstration, HeldOutPrompt, Turn
 from tests.demo_search.templates.chatml import CHATML
+from tests.paper_data import PAPER_DATA
 from workers.tiny import build_byte_tokenizer
 
-SHARED_DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "icl-alignment"
 
 
 RULES = "# Instruction\n\nAnswer like the examples. "
@@ -135,10 +133,9 @@ def test_urial_leaf_renders_earlier_turns_as_blocks():
     assert leaf == "# Query:\n```\nearlier q\n```\n\n# Answer:\n```\nearlier a\n```\n\n" + query_header("held out two")
 
 
-@pytest.mark.skipif(not (SHARED_DATA / "urial.txt").exists(), reason=f"shared URIAL prompt files not found in {SHARED_DATA}")
 @pytest.mark.parametrize("position", INSERTION_POSITIONS)
 def test_urial_file_serves_as_rules_and_fixed_demonstrations(position):
-    base = load_urial(SHARED_DATA / "urial.txt")
+    base = load_urial(PAPER_DATA / "urial.txt")
     template = UrialTemplate()
     layout = layout_step(candidate_plans((), POOL[:2]), base.demonstrations, position)
     step = render_step(template, base.rules, layout, PROMPTS[:1])

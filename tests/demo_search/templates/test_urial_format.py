@@ -20,22 +20,18 @@ from demo_search.templates.urial import (
     render_urial,
 )
 from demo_search.types import Demonstration, Turn
+from tests.paper_data import PAPER_DATA
 
-SHARED_DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "icl-alignment"
-URIAL_FILES = sorted(SHARED_DATA.glob("*.txt"))
+URIAL_FILES = sorted(PAPER_DATA.glob("*.txt"))
 EXPECTED_BLOCKS = {"urial.txt": 3, "urial.plus.best_4-5-6.txt": 6, "urial.greedy.50.txt": 50, "urial.random.50.txt": 50}
 
-needs_shared_data = pytest.mark.skipif(not URIAL_FILES, reason=f"shared URIAL prompt files not found in {SHARED_DATA}")
 
-
-@needs_shared_data
-def test_the_shared_files_are_all_covered():
+def test_the_vendored_files_are_all_covered():
     assert {path.name for path in URIAL_FILES} == set(EXPECTED_BLOCKS)
 
 
-@needs_shared_data
 @pytest.mark.parametrize("path", URIAL_FILES, ids=lambda p: p.name)
-def test_shared_file_round_trips_byte_identically(path: Path):
+def test_paper_file_round_trips_byte_identically(path: Path):
     prompt = load_urial(path)
     assert len(prompt.demonstrations) == EXPECTED_BLOCKS[path.name]
     assert render_urial(prompt).encode("utf-8") == path.read_bytes()
@@ -44,21 +40,19 @@ def test_shared_file_round_trips_byte_identically(path: Path):
     assert prompt.trailer == "\n"
 
 
-@needs_shared_data
 def test_urial_file_keeps_trailing_spaces_non_ascii_and_sources():
-    prompt = load_urial(SHARED_DATA / "urial.txt")
+    prompt = load_urial(PAPER_DATA / "urial.txt")
     renewable, natalia, turkey = prompt.demonstrations
     assert renewable.query == "Can you tell me some common types of renewable energy sources?"
     assert natalia.query.endswith("in April and May? ")
     assert "325-350°F (163-177°C)" in turkey.answer
     assert turkey.answer.endswith("for your specific fryer model.")
-    assert [demo.source for demo in prompt.demonstrations] == [f"{SHARED_DATA / 'urial.txt'}:{n}" for n in (9, 32, 48)]
+    assert [demo.source for demo in prompt.demonstrations] == [f"{PAPER_DATA / 'urial.txt'}:{n}" for n in (9, 32, 48)]
     assert len({demo.id for demo in prompt.demonstrations}) == 3
 
 
-@needs_shared_data
 def test_nested_code_fences_stay_inside_answers():
-    prompt = load_urial(SHARED_DATA / "urial.random.50.txt")
+    prompt = load_urial(PAPER_DATA / "urial.random.50.txt")
     with_code = [demo for demo in prompt.demonstrations if "```python" in demo.answer]
     assert with_code, "urial.random.50.txt has answers with python code blocks"
     for demo in with_code:
@@ -66,10 +60,9 @@ def test_nested_code_fences_stay_inside_answers():
         assert "# Query:" not in demo.answer
 
 
-@needs_shared_data
-def test_shared_base_set_is_the_suffix_of_the_plus_file():
-    base = load_urial(SHARED_DATA / "urial.txt")
-    plus = load_urial(SHARED_DATA / "urial.plus.best_4-5-6.txt")
+def test_urial_base_set_is_the_suffix_of_the_plus_file():
+    base = load_urial(PAPER_DATA / "urial.txt")
+    plus = load_urial(PAPER_DATA / "urial.plus.best_4-5-6.txt")
     assert [d.id for d in plus.demonstrations[-3:]] == [d.id for d in base.demonstrations]
 
 
