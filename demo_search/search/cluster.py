@@ -52,8 +52,8 @@ def open_dispatcher(config: SearchConfig, ray_options: RayOptions) -> Dispatcher
     ``model.tensor_parallel_size`` bundles when that is > 1) and the custom ``resources``; ``count: auto``
     starts as many as the cluster can place and adds actors when nodes join.
     """
-    from workers.actor import ActorOptions
     from workers.dispatch import Dispatcher
+    from workers.placement import ActorOptions
 
     init_ray(ray_options)
     workers = config.workers

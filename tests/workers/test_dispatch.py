@@ -17,12 +17,12 @@ import pytest
 import ray
 
 from tests.workers.fakes import PREFIX, FailingEngine, assert_each_once, make_units
-from workers.actor import ActorOptions, explain_unplaceable
 from workers.decoding import DecodingParams
 from workers.dispatch import Dispatcher, NoLiveActorsError, PlacementError
 from workers.engine import Engine
 from workers.engines import create_engine
 from workers.errors import WorkerError
+from workers.placement import ActorOptions
 from workers.spec import EngineSpec
 from workers.tree import Branch, GenerateResult, PrefixTree, ScoreResult
 from workers.units import WorkUnit
@@ -292,13 +292,3 @@ def test_an_actor_that_cannot_be_placed_fails_within_the_timeout_naming_the_reso
     assert time.monotonic() - started < 10.0
     message = str(caught.value)
     assert "2 of 2 engine actor(s) could not be placed within 1 s" in message and named in message
-
-
-def test_explain_unplaceable_sees_resources_in_use_and_dead_nodes():
-    nodes = [
-        {"Alive": True, "Resources": {"CPU": 8.0, "GPU": 1.0}},
-        {"Alive": False, "Resources": {"CPU": 8.0, "GPU": 4.0}},
-    ]
-    assert explain_unplaceable({"CPU": 1.0, "GPU": 1.0}, nodes).endswith("in use by other actors or tasks")
-    assert explain_unplaceable({"GPU": 2.0}, nodes) == "'GPU': asked 2, the largest node has 1"
-    assert explain_unplaceable({"GPU": 1.0}, nodes[1:]) == "the cluster has no alive node"

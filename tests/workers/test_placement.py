@@ -1,4 +1,5 @@
-"""Placement on a multi-node Ray cluster: filling it, growing when nodes join, losing a node, tensor-parallel groups.
+"""Placement: what an actor asks for (``ActorOptions``) and why it may not fit, then placement on a multi-node Ray
+cluster: filling it, growing when nodes join, losing a node, tensor-parallel groups.
 
 The cluster is real: ``ray.cluster_utils.Cluster`` starts a head and worker raylets on this machine, and a test
 removes a node by killing its processes. A custom resource ``accelerator`` (and fake ``num_gpus``) stands in for
@@ -15,9 +16,8 @@ import ray
 from ray.cluster_utils import Cluster
 
 from tests.workers.fakes import assert_each_once, make_units
-from workers.actor import ActorOptions
 from workers.dispatch import Dispatcher, PlacementError
-from workers.placement import cluster_capacity, fit_count
+from workers.placement import ActorOptions, cluster_capacity, explain_unplaceable, fit_count
 from workers.spec import EngineSpec
 
 ON_ACCELERATOR = ActorOptions(num_cpus=0.5, resources={"accelerator": 1}, max_restarts=-1)
@@ -54,6 +54,39 @@ def nodes(cluster: Cluster) -> Iterator[Callable[..., object]]:
 @pytest.fixture(scope="module")
 def spec(random_model_dir: Path) -> EngineSpec:
     return EngineSpec(kind="transformers", model=str(random_model_dir), batch_size=4)
+
+
+def test_actor_options_name_what_an_actor_asks_for():
+    options = ActorOptions(num_cpus=0.5, num_gpus=1, resources={"node_a": 1})
+    assert options.demand() == {"CPU": 0.5, "GPU": 1.0, "node_a": 1}
+    assert ActorOptions(num_cpus=0).demand() == {}
+    assert [ActorOptions(num_cpus=n).threads() for n in (0, 0.5, 3.7)] == [1, 1, 3]
+    assert ActorOptions(num_cpus=4, cpu_threads=2).threads() == 2
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (dict(num_cpus=-1), "num_cpus and num_gpus must be >= 0"),
+        (dict(resources={"GPU": 1}), "custom names"),
+        (dict(resources={"slot": 0}), "amounts > 0"),
+        (dict(max_restarts=-2), "max_restarts and max_task_retries must be >= -1"),
+        (dict(cpu_threads=0), "cpu_threads must be >= 1"),
+    ],
+)
+def test_actor_options_reject_bad_values(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        ActorOptions(**kwargs)
+
+
+def test_explain_unplaceable_sees_resources_in_use_and_dead_nodes():
+    nodes = [
+        {"Alive": True, "Resources": {"CPU": 8.0, "GPU": 1.0}},
+        {"Alive": False, "Resources": {"CPU": 8.0, "GPU": 4.0}},
+    ]
+    assert explain_unplaceable({"CPU": 1.0, "GPU": 1.0}, nodes).endswith("in use by other actors or tasks")
+    assert explain_unplaceable({"GPU": 2.0}, nodes) == "'GPU': asked 2, the largest node has 1"
+    assert explain_unplaceable({"GPU": 1.0}, nodes[1:]) == "the cluster has no alive node"
 
 
 def test_fit_count_takes_the_scarcest_resource():
