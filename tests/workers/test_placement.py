@@ -16,6 +16,7 @@ import ray
 from ray.cluster_utils import Cluster
 
 from tests.workers.fakes import assert_each_once, make_units
+from tests.workers.gates import GatedFactory, Gates
 from workers.dispatch import Dispatcher, PlacementError
 from workers.placement import ActorOptions, cluster_capacity, explain_unplaceable, fit_count
 from workers.spec import EngineSpec
@@ -116,33 +117,44 @@ def test_a_pool_that_fills_the_cluster_grows_when_a_node_joins_mid_run(cluster, 
     assert any(r.actor == "engine-1" for r in results), "the actor that joined took no unit"
 
 
-def test_a_dead_node_costs_nothing_and_its_actor_rejoins_when_a_node_is_back(cluster, nodes, spec):
+def test_a_dead_node_costs_nothing_and_its_actor_rejoins_when_a_node_is_back(cluster, nodes, spec, tmp_path):
     nodes(resources={"accelerator": 1})
-    doomed = nodes(resources={"accelerator": 1})
-    units = make_units(150, leaves=60, target=60, seed=6)  # long enough for the restarted actor to come back
+    nodes(resources={"accelerator": 1})
+    units = make_units(12, leaves=6, seed=6)
+    gates = Gates(tmp_path)
+    held_unit = "u1"  # its first run never ends: its node is removed while the unit is surely in flight
+    # The surviving actor, once paused, starts no unit before the restarted one has finished a unit: the run
+    # cannot end without the restarted actor rejoining, however the work is timed.
+    factory = GatedFactory(tmp_path, hold_branch="c1")
 
     # Growing is off here: a node that joins right after another died could otherwise be taken by a new actor
     # before Ray places the restarting one there (the pool keeps its size either way; this test is about rejoining).
     with Dispatcher(
-        spec, None, actor_options=ON_ACCELERATOR, probe_interval_s=0.2, grow_interval_s=3600
+        spec, None, actor_options=ON_ACCELERATOR, probe_interval_s=0.2, grow_interval_s=3600, engine_factory=factory
     ) as dispatcher:
         before = {name: c.incarnation for name, c in dispatcher.actor_counters().items()}
         assert len(before) == 2
         iterator = dispatcher.run(units)
         results = [next(iterator)]
-        cluster.remove_node(doomed, allow_graceful=False)  # both actors are mid-unit: one unit is lost with it
-        results += [next(iterator) for _ in range(5)]
+        held = gates.wait_until_held()
+        gates.pause_early_engines()
+        cluster.remove_node(next(n for n in cluster.worker_nodes if n.node_id == held.node_id), allow_graceful=False)
         nodes(resources={"accelerator": 1})  # Ray places the restarting actor there
         results += list(iterator)
         stats = dispatcher.stats
         after = dispatcher.actor_counters()
 
-    assert_each_once(results, units)
+    assert_each_once(results, units)  # nothing lost, nothing yielded twice
     assert all(r.ok for r in results)
-    assert stats.actor_deaths == 1 and stats.actors_lost == 0 and stats.retries == 1
+    by_id = {r.unit_id: r for r in results}
+    assert 2 <= by_id[held_unit].attempts <= 3  # retried, within max_attempts (3)
+    assert all(r.attempts == 1 for r in results if r.unit_id != held_unit)
+    assert stats.retries == sum(r.attempts - 1 for r in results)  # every extra run was counted
+    assert stats.actor_deaths == 1 and stats.actors_lost == 0
     restarted = [name for name, counters in after.items() if counters.incarnation != before[name]]
     assert len(restarted) == 1, f"incarnations before {before}, after {after}"
     assert after[restarted[0]].units_run > 0, "the restarted actor took no unit after it rejoined"
+    assert any(r.actor == restarted[0] for r in results)
 
 
 def test_a_tensor_parallel_actor_gets_a_one_node_placement_group_released_on_close(cluster, nodes, spec):
