@@ -23,8 +23,8 @@ class ActorOptions:
     ``cpu_threads`` is the actor's torch thread count; ``None`` means ``max(1, floor(num_cpus))``, so
     actors never oversubscribe the CPUs they asked for. ``tensor_parallel_size > 1`` splits ``num_gpus``
     over that many one-node bundles of a placement group (``bundles()``): the actor runs in the first
-    bundle, and the engine's own workers (vLLM's tensor-parallel ranks) in all of them. ``resources`` are custom resources
-    (e.g. ``{"gpu_slot": 1}``). ``max_restarts`` is how often Ray restarts a dead actor (-1: without
+    bundle, and the engine's own workers (vLLM's tensor-parallel ranks) in all of them. ``resources`` are
+    custom resources (e.g. ``{"gpu_slot": 1}``). ``max_restarts`` is how often Ray restarts a dead actor (-1: without
     limit); ``max_task_retries`` is how often Ray itself re-runs a call lost with its actor (see
     ``workers.actor``; 0 leaves retrying to the dispatcher). ``runtime_env`` and ``extra`` (any other
     keyword of Ray's ``.options()``, e.g. ``scheduling_strategy``) are passed through unchanged.

@@ -75,7 +75,7 @@ class Slot:
     warmed_prefix: tuple[int, ...] | None = None
     failed_at: float = 0.0  # when it started recovering (failed, or joined)
     probe_after: float = 0.0  # when its next probe is due (WAITING)
-    _state: SlotState = field(default=SlotState.STARTING, repr=False)
+    _state: SlotState = field(default=SlotState.STARTING, init=False)
 
     @property
     def state(self) -> SlotState:
