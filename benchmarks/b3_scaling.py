@@ -24,8 +24,8 @@ logger = logging.getLogger(__name__)
 
 
 def throughput(path: Path, tree, *, actors: int, threads: int) -> dict:
-    from workers.actor import ActorOptions
     from workers.dispatch import Dispatcher
+    from workers.placement import ActorOptions
     from workers.spec import EngineSpec
     from workers.units import WorkUnit
 

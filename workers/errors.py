@@ -15,3 +15,15 @@ class ContextLengthError(EngineError):
 
 class MissingDependencyError(WorkerError):
     """An optional dependency (e.g. vLLM) is needed but not installed; the message says what to install."""
+
+
+class PlacementError(WorkerError):
+    """Engine actors could not be placed on the cluster within the placement timeout."""
+
+
+class NoLiveActorsError(WorkerError):
+    """Every engine actor of a dispatcher was removed from its pool while units were still to do."""
+
+
+class SlotTransitionError(WorkerError):
+    """A dispatcher asked an actor slot for a transition its current state does not allow (a bug in the dispatcher)."""

@@ -1,4 +1,4 @@
-"""``EngineActor`` as a plain object in the test process (Ray only adds the process around it), and ``ActorOptions``."""
+"""``EngineActor`` as a plain object in the test process (Ray only adds the process around it)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from workers.actor import ActorOptions, EngineActor, RunReply
+from workers.actor import EngineActor, RunReply
 from workers.decoding import DecodingParams
 from workers.engines import create_engine
 from workers.errors import EngineError
@@ -69,26 +69,3 @@ def test_an_engine_that_cannot_load_raises_its_own_error(tmp_path):
     actor.ready()
     with pytest.raises(EngineError, match="missing"):
         actor.load()
-
-
-def test_actor_options_name_what_an_actor_asks_for():
-    options = ActorOptions(num_cpus=0.5, num_gpus=1, resources={"node_a": 1})
-    assert options.demand() == {"CPU": 0.5, "GPU": 1.0, "node_a": 1}
-    assert ActorOptions(num_cpus=0).demand() == {}
-    assert [ActorOptions(num_cpus=n).threads() for n in (0, 0.5, 3.7)] == [1, 1, 3]
-    assert ActorOptions(num_cpus=4, cpu_threads=2).threads() == 2
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "message"),
-    [
-        (dict(num_cpus=-1), "num_cpus and num_gpus must be >= 0"),
-        (dict(resources={"GPU": 1}), "custom names"),
-        (dict(resources={"slot": 0}), "amounts > 0"),
-        (dict(max_restarts=-2), "max_restarts and max_task_retries must be >= -1"),
-        (dict(cpu_threads=0), "cpu_threads must be >= 1"),
-    ],
-)
-def test_actor_options_reject_bad_values(kwargs, message):
-    with pytest.raises(ValueError, match=message):
-        ActorOptions(**kwargs)

@@ -17,12 +17,13 @@ import pytest
 import ray
 
 from tests.workers.fakes import PREFIX, FailingEngine, assert_each_once, make_units
-from workers.actor import ActorOptions, explain_unplaceable
+from tests.workers.gates import GatedFactory, Gates
 from workers.decoding import DecodingParams
 from workers.dispatch import Dispatcher, NoLiveActorsError, PlacementError
 from workers.engine import Engine
 from workers.engines import create_engine
 from workers.errors import WorkerError
+from workers.placement import ActorOptions
 from workers.spec import EngineSpec
 from workers.tree import Branch, GenerateResult, PrefixTree, ScoreResult
 from workers.units import WorkUnit
@@ -118,11 +119,10 @@ ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 
 def test_every_unit_once_with_the_in_process_results_and_the_prefix_warmed_once_per_actor(pool, local_engine):
-    big = make_units(1, leaves=400, id_prefix="big")  # ~1 s, while a small unit takes ~20 ms
-    small = make_units(6, leaves=4, seed=1, prefix_ids=big[0].tree.prefix_ids)
+    scored = make_units(7, leaves=4, seed=1)
     greedy = DecodingParams(max_tokens=8)
-    generate = [WorkUnit(f"gen-{u.unit_id}", "generate", u.tree, greedy) for u in small[:2]]
-    units = big + small + generate
+    generate = [WorkUnit(f"gen-{u.unit_id}", "generate", u.tree, greedy) for u in scored[:2]]
+    units = scored + generate
     before, counters_before = pool.stats, pool.actor_counters()
 
     results = list(pool.run(units))
@@ -135,10 +135,8 @@ def test_every_unit_once_with_the_in_process_results_and_the_prefix_warmed_once_
     for unit in units:
         assert_same_output(by_id[unit.unit_id].result, run_locally(local_engine, unit))
 
-    # Dynamic queue, results as they finish: one actor took the big unit first; meanwhile the other ran
-    # all the small ones, and the big result came last.
-    assert results[-1].unit_id == "big0"
-    assert {r.actor for r in results[:-1]} == set(pool.actors) - {results[-1].actor}
+    # Both actors were free at the start, so both took units (which took which depends on timing).
+    assert {r.actor for r in results} == set(pool.actors)
 
     # The new prefix was warmed once per actor, and every unit's first request read it from cache.
     warms = {name: c.warm_calls - counters_before[name].warm_calls for name, c in counters.items()}
@@ -219,56 +217,64 @@ def test_a_unit_that_keeps_failing_comes_back_failed_and_close_kills_every_actor
     ids=["dispatcher-requeues-on-a-live-actor", "ray-reruns-on-the-restarted-actor"],
 )
 def test_an_actor_killed_mid_unit_costs_nothing_and_is_reported(
-    ray_local, spec, local_engine, num_actors, max_task_retries
+    ray_local, spec, local_engine, tmp_path, num_actors, max_task_retries
 ):
-    units = make_units(4, leaves=60, target=60, seed=2)  # ~0.3 s each
+    units = make_units(4, leaves=6, seed=2)
     options = ActorOptions(num_cpus=0.5, max_restarts=1, max_task_retries=max_task_retries)
+    gates = Gates(tmp_path)
+    held_unit = "u1"  # its first run never ends: the actor is killed while it surely holds the unit
+    factory = GatedFactory(tmp_path, hold_branch="c1")
 
-    with Dispatcher(spec, num_actors, actor_options=options) as dispatcher:
-        old_pid = ray.get(dispatcher.actors["engine-0"].pid.remote())
+    with Dispatcher(spec, num_actors, actor_options=options, engine_factory=factory) as dispatcher:
+        names = {ray.get(handle.pid.remote()): name for name, handle in dispatcher.actors.items()}
         iterator = dispatcher.run(units)
         results = [next(iterator)]
-        # Before yielding, the dispatcher gave the free actor its next unit, so engine-0 is mid-unit now.
-        os.kill(old_pid, signal.SIGKILL)
+        held = gates.wait_until_held()
+        os.kill(held.pid, signal.SIGKILL)
         results += list(iterator)
         stats = dispatcher.stats
-        new_pid = pid_once_back(dispatcher.actors["engine-0"])
+        new_pid = pid_once_back(dispatcher.actors[names[held.pid]])
 
-    assert_each_once(results, units)
+    assert_each_once(results, units)  # nothing lost, nothing yielded twice
     assert all(r.ok for r in results)
-    retried = [r for r in results if r.attempts == 2]
-    assert len(retried) == 1 and all(r.attempts == 1 for r in results if r not in retried)
-    assert stats.actor_deaths == 1 and stats.retries == 1 and stats.actors_lost == 0
-    assert new_pid != old_pid and wait_until_gone(old_pid)
-    unit = next(u for u in units if u.unit_id == retried[0].unit_id)
-    assert_same_output(retried[0].result, run_locally(local_engine, unit))
+    by_id = {r.unit_id: r for r in results}
+    assert 2 <= by_id[held_unit].attempts <= 3  # retried, within max_attempts (3)
+    assert all(r.attempts == 1 for r in results if r.unit_id != held_unit)
+    assert stats.retries == sum(r.attempts - 1 for r in results)  # every extra run was counted
+    assert stats.actor_deaths == 1 and stats.actors_lost == 0 and stats.units_done == len(units)
+    assert new_pid != held.pid and wait_until_gone(held.pid)
+    for unit in units:
+        assert_same_output(by_id[unit.unit_id].result, run_locally(local_engine, unit))
 
 
 @pytest.mark.parametrize(
     ("max_restarts", "recovery_timeout_s"),
     [(0, 600.0), (1, 0.5)],
-    ids=["dead-for-good", "restart-slower-than-the-recovery-timeout"],
+    ids=["dead-for-good", "restart-not-back-within-the-recovery-timeout"],
 )
-def test_when_no_actor_is_left_the_unfinished_units_are_named(ray_local, spec, max_restarts, recovery_timeout_s):
-    units = make_units(4, leaves=60, target=60, seed=3)
+def test_when_no_actor_is_left_the_unfinished_units_are_named(
+    ray_local, spec, tmp_path, max_restarts, recovery_timeout_s
+):
+    units = make_units(4, leaves=6, seed=3)
     options = ActorOptions(num_cpus=0.5, max_restarts=max_restarts)
+    gates = Gates(tmp_path)
+    # u1's first run never ends, and a restarted actor never gets its engine back: the run cannot end by waiting.
+    factory = GatedFactory(tmp_path, hold_branch="c1", stall_late_build=True)
 
-    with Dispatcher(spec, 1, actor_options=options, recovery_timeout_s=recovery_timeout_s) as dispatcher:
-        pid = ray.get(dispatcher.actors["engine-0"].pid.remote())
+    with Dispatcher(
+        spec, 1, actor_options=options, recovery_timeout_s=recovery_timeout_s, engine_factory=factory
+    ) as dispatcher:
         iterator = dispatcher.run(units)
         results = [next(iterator)]
-        os.kill(pid, signal.SIGKILL)  # while it runs u1, sent before u0 was yielded
-        started = time.monotonic()
+        os.kill(gates.wait_until_held().pid, signal.SIGKILL)  # while it runs u1, sent before u0 was yielded
         with pytest.raises(NoLiveActorsError) as caught:
             for result in iterator:
                 results.append(result)
-        waited = time.monotonic() - started
         stats = dispatcher.stats
 
     assert [r.unit_id for r in results] == ["u0"] and results[0].ok
     assert "with 3 unit(s) not done: ['u1', 'u2', 'u3']" in str(caught.value)
     assert stats.actor_deaths == 1 and stats.actors_lost == 1 and dispatcher.actors == {}
-    assert waited < 30.0  # a restart that takes too long (here: reloading the engine) is not waited for
 
 
 # -- placement --------------------------------------------------------------------------------------
@@ -283,22 +289,10 @@ def test_when_no_actor_is_left_the_unfinished_units_are_named(ray_local, spec, m
     ],
     ids=["gpu", "custom-resource", "too-many-cpus"],
 )
-def test_an_actor_that_cannot_be_placed_fails_within_the_timeout_naming_the_resource(
+def test_an_actor_that_cannot_be_placed_fails_after_the_timeout_naming_the_resource(
     ray_local, spec, options, named
 ):
-    started = time.monotonic()
     with pytest.raises(PlacementError) as caught:
         Dispatcher(spec, 2, actor_options=options, placement_timeout_s=1.0)
-    assert time.monotonic() - started < 10.0
     message = str(caught.value)
     assert "2 of 2 engine actor(s) could not be placed within 1 s" in message and named in message
-
-
-def test_explain_unplaceable_sees_resources_in_use_and_dead_nodes():
-    nodes = [
-        {"Alive": True, "Resources": {"CPU": 8.0, "GPU": 1.0}},
-        {"Alive": False, "Resources": {"CPU": 8.0, "GPU": 4.0}},
-    ]
-    assert explain_unplaceable({"CPU": 1.0, "GPU": 1.0}, nodes).endswith("in use by other actors or tasks")
-    assert explain_unplaceable({"GPU": 2.0}, nodes) == "'GPU': asked 2, the largest node has 1"
-    assert explain_unplaceable({"GPU": 1.0}, nodes[1:]) == "the cluster has no alive node"

@@ -1,4 +1,4 @@
-"""Load the bundled tiny model from its package directory (``workers.tiny.MODEL_DIR``)."""
+"""Where the bundled tiny model lives (``MODEL_DIR``, re-exported as ``workers.tiny.MODEL_DIR``), and loading it."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from workers.errors import EngineError
 
 logger = logging.getLogger(__name__)
 
+MODEL_DIR = Path(__file__).resolve().parent / "model"
 REQUIRED_FILES = ("config.json", "model.safetensors", "tokenizer.json")
 
 
@@ -20,8 +21,6 @@ def load_tiny(device: str = "cpu", model_dir: str | Path | None = None):
     """
     import torch
     from transformers import AutoTokenizer, LlamaForCausalLM
-
-    from workers.tiny import MODEL_DIR
 
     path = Path(model_dir) if model_dir is not None else MODEL_DIR
     missing = [name for name in REQUIRED_FILES if not (path / name).is_file()]
