@@ -19,7 +19,7 @@ from demo_search.scoring.match import MatchScorer
 from demo_search.search.strategies import BeamSearch, OneShotRanking, RandomBaseline, Strategy
 from demo_search.templates import ChatTemplate, PromptTemplate, UrialTemplate
 from workers.decoding import DecodingParams
-from workers.actor import ActorOptions  # MERGE: workers.placement
+from workers.placement import ActorOptions
 from workers.spec import EngineSpec
 
 DEFAULT_CONTEXT = 4096

@@ -91,7 +91,6 @@ def open_dispatcher(config: SearchConfig, ray_options: RayOptions) -> Dispatcher
     starts as many as the cluster can place and adds actors when nodes join.
     """
     from workers.dispatch import Dispatcher
-    from workers.placement import ActorOptions
 
     init_ray(ray_options)
     workers = config.workers
