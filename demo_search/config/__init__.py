@@ -49,10 +49,9 @@ from demo_search.config.schema import (
     SearchConfig,
     StrategyConfig,
     TemplateConfig,
-    TuningConfig,
-    TuningRanges,
     WorkersConfig,
 )
+from demo_search.config.tuning import TuningConfig, TuningRanges
 
 __all__ = [
     "DB_ENV",

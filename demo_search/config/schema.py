@@ -15,31 +15,25 @@ import re
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    PlainValidator,
-    StrictBool,
-    StrictFloat,
-    StrictInt,
-    model_validator,
-)
+from pydantic import AfterValidator, Field, PlainValidator, StrictFloat, StrictInt, model_validator
 from pydantic_core import PydanticCustomError
 
+from demo_search.config.base import (
+    FilePath,
+    ModelLocation,
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    Section,
+    cross_field,
+    section,
+)
 from demo_search.config.database import chosen_database_url, database_url_problem, masked_url
-from demo_search.config.paths import existing_file, model_location
+from demo_search.config.tuning import TuningConfig
 from workers.decoding import DECODING_RANGES
 
 SEARCH_NAME_PATTERN = r"^[A-Za-z0-9_.-]+$"
-
-FilePath = Annotated[str, AfterValidator(existing_file)]
-ModelLocation = Annotated[str, AfterValidator(model_location)]
-NonNegativeFloat = Annotated[StrictFloat, Field(ge=0, allow_inf_nan=False)]
-PositiveFloat = Annotated[StrictFloat, Field(gt=0, allow_inf_nan=False)]
-PositiveInt = Annotated[StrictInt, Field(ge=1)]
-NonNegativeInt = Annotated[StrictInt, Field(ge=0)]
 
 
 def _decoding_range(name: str) -> AfterValidator:
@@ -76,21 +70,6 @@ def _database_url(value: str) -> str:
 def _unconfigured_database_url() -> str:
     """``$DEMO_SEARCH_DB``, else the default (``load_config`` gives the environment its place before the file)."""
     return chosen_database_url()[0]
-
-
-def _section(description: str | None = None) -> Any:
-    """A section's default: an empty mapping, validated like a written one (so its defaults are checked too)."""
-    return Field(default_factory=dict, validate_default=True, description=description)
-
-
-def _cross_field(problems: list[str]) -> None:
-    if problems:
-        raise PydanticCustomError("cross_field", "{count} cross-field problem(s)", {"count": len(problems),
-                                                                                     "problems": problems})
-
-
-class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class ModelConfig(Section):
@@ -151,12 +130,12 @@ class StrategyConfig(Section):
     beam_width: PositiveInt = 1
     max_steps: PositiveInt = 3
     min_delta: Annotated[StrictFloat, Field(allow_inf_nan=False)] = 0.0
-    budget: BudgetConfig = _section()
+    budget: BudgetConfig = section()
 
     @model_validator(mode="after")
     def _width_needs_beam(self) -> StrategyConfig:
         if self.beam_width > 1 and self.kind != "beam":
-            _cross_field([
+            cross_field([
                 f"strategy.beam_width is {self.beam_width} but strategy.kind is {self.kind!r}; only kind beam "
                 f"keeps more than one set per step (set strategy.kind: beam, or strategy.beam_width: 1)"
             ])
@@ -172,7 +151,7 @@ class MatchConfig(Section):
     @model_validator(mode="after")
     def _pattern_needs_regex(self) -> MatchConfig:
         if self.pattern is not None and self.mode != "regex":
-            _cross_field([
+            cross_field([
                 f"scorer.match.pattern is only used with scorer.match.mode regex, but the mode is {self.mode!r}"
             ])
         return self
@@ -202,9 +181,9 @@ class ScorerConfig(Section):
     """How a candidate set's answers on the held-out prompts become a score (higher is better)."""
 
     kind: Literal["loglik", "match", "judge", "reward"] = "loglik"
-    match: MatchConfig = _section()
-    judge: JudgeConfig = _section()
-    reward: RewardConfig = _section()
+    match: MatchConfig = section()
+    judge: JudgeConfig = section()
+    reward: RewardConfig = section()
 
     @property
     def needs_references(self) -> bool:
@@ -226,7 +205,7 @@ class ScorerConfig(Section):
             problems.append("scorer.judge.model is required when scorer.judge.backend is local")
         if self.kind == "reward" and self.reward.model is None:
             problems.append("scorer.reward.model is required when scorer.kind is reward")
-        _cross_field(problems)
+        cross_field(problems)
         return self
 
 
@@ -240,82 +219,6 @@ class DecodingConfig(Section):
     max_tokens: Annotated[StrictInt, _decoding_range("max_tokens")] = 256
     stop: tuple[Annotated[str, Field(min_length=1)], ...] = ()
     seed: NonNegativeInt | None = None
-
-
-class FloatRange(Section):
-    """A closed interval ``[low, high]`` of a real decoding parameter searched by ``tuning``."""
-
-    low: Annotated[StrictFloat, Field(allow_inf_nan=False)]
-    high: Annotated[StrictFloat, Field(allow_inf_nan=False)]
-
-
-class IntRange(Section):
-    """A closed interval ``[low, high]`` of an integer decoding parameter searched by ``tuning``."""
-
-    low: NonNegativeInt
-    high: NonNegativeInt
-
-
-class TuningRanges(Section):
-    """The decoding parameters ``tuning`` searches, each over ``{low, high}``; null leaves one at its
-    ``decoding`` value."""
-
-    temperature: FloatRange | None = Field(default_factory=lambda: FloatRange(low=0.0, high=1.5))
-    top_p: FloatRange | None = Field(default_factory=lambda: FloatRange(low=0.5, high=1.0))
-    repetition_penalty: FloatRange | None = Field(default_factory=lambda: FloatRange(low=1.0, high=1.5))
-    top_k: IntRange | None = Field(None, description="e.g. {low: 0, high: 100}; 0 disables top-k")
-    max_tokens: IntRange | None = Field(None, description="e.g. {low: 64, high: 512}")
-
-    @model_validator(mode="after")
-    def _ranges_are_valid(self) -> TuningRanges:
-        problems = []
-        names = type(self).model_fields
-        for name in names:
-            interval = getattr(self, name)
-            if interval is None:
-                continue
-            path = f"tuning.ranges.{name}"
-            allowed = DECODING_RANGES[name]
-            problems += [f"{path}.{end} must be {allowed.describe()}, got {value:g}"
-                         for end, value in (("low", interval.low), ("high", interval.high))
-                         if not allowed.contains(value)]
-            if interval.high <= interval.low:
-                problems.append(f"{path}.high must be > {path}.low ({interval.low:g}), got {interval.high:g}")
-        if all(getattr(self, name) is None for name in names):
-            problems.append("tuning.ranges leaves every parameter out (all null); give at least one a {low, high}")
-        _cross_field(problems)
-        return self
-
-
-class TuningConfig(Section):
-    """Decoding-parameter tuning (Optuna, seeded TPE) of the best demonstration set on the held-out prompts.
-
-    The ``decoding`` section's values (and, with ``urial_settings``, URIAL's t=0 / rp=1.15 and t=0.5 / rp=1.0)
-    are the first trials, so the tuned parameters never score below them.
-    """
-
-    enabled: StrictBool = Field(False, description="tune automatically after the search finishes")
-    n_trials: PositiveInt = Field(30, description="completed trials the study ends with")
-    parallel_trials: PositiveInt | None = Field(
-        None, description="trials evaluated at once, one work unit each; null means workers.count (4 when it is auto)"
-    )
-    seed: NonNegativeInt | None = Field(None, description="the sampler's seed; null means the search's seed")
-    startup_trials: NonNegativeInt = Field(10, description="completed trials before TPE stops sampling at random")
-    urial_settings: StrictBool = Field(True, description="also try URIAL's two decoding settings first")
-    ranges: TuningRanges = _section()
-
-    @property
-    def enqueued_trials(self) -> int:
-        """How many settings are tried before any is sampled (at most: equal settings are tried once)."""
-        return 3 if self.urial_settings else 1
-
-    @model_validator(mode="after")
-    def _room_for_enqueued_trials(self) -> TuningConfig:
-        if self.n_trials < self.enqueued_trials:
-            what = ("the decoding section's settings and URIAL's two" if self.urial_settings
-                    else "the decoding section's")
-            _cross_field([f"tuning.n_trials must be >= {self.enqueued_trials} ({what} run first), got {self.n_trials}"])
-        return self
 
 
 def _actor_count(value: Any) -> int | str:
@@ -364,20 +267,20 @@ class SearchConfig(Section):
 
     name: str = Field(pattern=SEARCH_NAME_PATTERN, description="the search name (letters, digits, '_', '.', '-')")
     seed: NonNegativeInt = 0
-    model: ModelConfig = _section()
-    template: TemplateConfig = _section()
+    model: ModelConfig = section()
+    template: TemplateConfig = section()
     data: DataConfig = Field(description="a section with pool: {path: ...} and heldout: {path: ...}")
-    strategy: StrategyConfig = _section()
-    scorer: ScorerConfig = _section()
-    decoding: DecodingConfig = _section()
-    workers: WorkersConfig = _section()
-    database: DatabaseConfig = _section()
-    tuning: TuningConfig = _section()
+    strategy: StrategyConfig = section()
+    scorer: ScorerConfig = section()
+    decoding: DecodingConfig = section()
+    workers: WorkersConfig = section()
+    database: DatabaseConfig = section()
+    tuning: TuningConfig = section()
 
     @model_validator(mode="after")
     def _tuning_needs_generation(self) -> SearchConfig:
         if self.tuning.enabled and not self.scorer.generates:
-            _cross_field([
+            cross_field([
                 f"tuning.enabled is true but scorer.kind is {self.scorer.kind!r}, which scores log-likelihoods and "
                 "does not depend on decoding; use a generating scorer (match, judge, reward) or tuning.enabled: false"
             ])
@@ -393,7 +296,7 @@ class SearchConfig(Section):
         if tensor_parallel > 1 and self.workers.gpus_per_worker < tensor_parallel:
             problems.append(f"workers.gpus_per_worker must be >= model.tensor_parallel_size ({tensor_parallel}), "
                             f"got {self.workers.gpus_per_worker:g}")
-        _cross_field(problems)
+        cross_field(problems)
         return self
 
     def stored_form(self, *, hide_password: bool = True) -> dict[str, Any]:
