@@ -24,7 +24,7 @@ RUN pip install --index-url "${TORCH_INDEX_URL}" torch==2.13.0
 # Dependencies first, from pyproject.toml alone (no package directories yet), so editing the source only
 # re-runs the last install below.
 COPY pyproject.toml README.md ./
-RUN pip install "ray[default]==${RAY_VERSION}" ".[postgres]"
+RUN pip install "ray[default]==${RAY_VERSION}" ".[search,postgres]"
 
 COPY demo_search ./demo_search
 COPY workers ./workers

@@ -18,6 +18,9 @@ from demo_search.cli.console import err_console
 from demo_search.errors import DemoSearchError
 from workers.errors import WorkerError
 
+ENGINE_PACKAGES = frozenset({"torch", "transformers", "tokenizers", "safetensors", "ray", "optuna", "psutil"})
+"""What the ``search`` extra installs: needed to run searches and tuning, never to read the store."""
+
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
 """Exit code of a command stopped by Ctrl-C or SIGTERM (128 + SIGINT, as shells report it)."""
@@ -30,7 +33,7 @@ def print_error(error: DemoSearchError) -> None:
         err_console.print(f"  - {line}", markup=False)
 
 
-def print_failure(error: BaseException) -> None:
+def print_failure(error: BaseException | str) -> None:
     """``error: MESSAGE`` on one line of stderr (a message spread over lines is joined)."""
     err_console.print(f"[bold red]error:[/] {escape(' '.join(str(error).split()))}")
 
@@ -67,6 +70,12 @@ def engine_command(on_interrupt: str) -> Iterator[None]:
     try:
         with reported_failures():
             yield
+    except ModuleNotFoundError as error:
+        if (error.name or "").partition(".")[0] not in ENGINE_PACKAGES:
+            raise
+        print_failure(f"running searches needs the search extra (missing: {error.name}): "
+                      'pip install "demo-search[search]"')
+        raise typer.Exit(EXIT_FAILED) from None
     except KeyboardInterrupt:
         err_console.print(f"[yellow]interrupted[/]: {escape(on_interrupt)}")
         raise typer.Exit(EXIT_INTERRUPTED) from None

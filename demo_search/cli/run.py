@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from demo_search import pipeline
 from demo_search.cli.console import console, err_console
 from demo_search.cli.failures import engine_command
 from demo_search.cli.options import AddressOption, ConfigArg, DbOption, ExportOutputOption, SetOption, WorkersOption
@@ -90,6 +89,8 @@ def run(
 
     with engine_command(ON_INTERRUPT):
         config = load_config(config_path, [*(overrides or ()), *shortcut_overrides(name=name, db=db, workers=workers)])
+        from demo_search import pipeline
+
         with RichProgress() as progress:
             outcome = pipeline.run(config, progress=progress, ray_options=RayOptions(address=address))
         _report(config.name, outcome)
@@ -105,6 +106,8 @@ def resume(
     """Continue an interrupted search, evaluating only what is not stored yet."""
 
     with engine_command(ON_INTERRUPT):
+        from demo_search import pipeline
+
         url = resolve_database_url(db)
         with RichProgress() as progress:
             outcome = pipeline.resume(name, url, progress=progress, ray_options=RayOptions(address=address))

@@ -11,7 +11,6 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from demo_search.assembly import actor_options, engine_spec
 from demo_search.config import SearchConfig
 
 if TYPE_CHECKING:
@@ -90,6 +89,7 @@ def open_dispatcher(config: SearchConfig, ray_options: RayOptions) -> Dispatcher
     ``model.tensor_parallel_size`` bundles when that is > 1) and the custom ``resources``; ``count: auto``
     starts as many as the cluster can place and adds actors when nodes join.
     """
+    from demo_search.assembly import actor_options, engine_spec
     from workers.dispatch import Dispatcher
 
     init_ray(ray_options)
