@@ -89,13 +89,15 @@ class Search:
 
 @dataclass(frozen=True)
 class SearchSummary:
-    """A search with its progress, as ``list_searches`` reports it."""
+    """A search with its progress, as ``list_searches`` reports it (``computed_tokens``: the engines' prefill
+    tokens summed over its stored evaluations)."""
 
     search: Search
     steps_done: int
     evaluations: int
     failed_evaluations: int
     last_step_score: float | None
+    computed_tokens: int = 0
 
 
 @dataclass(frozen=True)

@@ -93,6 +93,11 @@ class Searches(StorePart):
             .where(EVALUATIONS.c.search_id == search_id, EVALUATIONS.c.error.is_not(None))
             .scalar_subquery()
         )
+        tokens = (
+            select(func.coalesce(func.sum(EVALUATIONS.c.computed_tokens), 0))
+            .where(EVALUATIONS.c.search_id == search_id)
+            .scalar_subquery()
+        )
         last_score = (
             select(STEPS.c.score)
             .where(STEPS.c.search_id == search_id)
@@ -106,6 +111,7 @@ class Searches(StorePart):
             evaluations.label("n_evaluations"),
             failed.label("failed_evaluations"),
             last_score.label("last_step_score"),
+            tokens.label("computed_tokens"),
         ).order_by(search_id)
         with self._transactions.scope("listing searches", write=False) as session:
             return [
@@ -115,6 +121,7 @@ class Searches(StorePart):
                     evaluations=row.n_evaluations,
                     failed_evaluations=row.failed_evaluations,
                     last_step_score=row.last_step_score,
+                    computed_tokens=int(row.computed_tokens),
                 )
                 for row in session.execute(statement)
             ]

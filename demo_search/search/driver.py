@@ -100,6 +100,7 @@ class SearchDriver:
         self._cached_tokens = 0
         summary = next((s for s in store.list_searches() if s.search.name == name), None)
         self._stored_evaluations = summary.evaluations if summary else 0
+        self._stored_tokens = summary.computed_tokens if summary else 0
 
     # -- the loop ---------------------------------------------------------------------------------------
 
@@ -289,7 +290,7 @@ class SearchDriver:
         b = self.budget
         if b.max_evaluations is not None and self._stored_evaluations + self._pairs_computed >= b.max_evaluations:
             return True
-        if b.max_tokens is not None and self._computed_tokens >= b.max_tokens:
+        if b.max_tokens is not None and self._stored_tokens + self._computed_tokens >= b.max_tokens:
             return True
         return b.max_wall_time_s is not None and time.monotonic() - self._started >= b.max_wall_time_s
 

@@ -45,7 +45,9 @@ def test_re_recording_a_unit_stores_nothing_twice(store: Store, search: Search) 
     stored = store.evaluations_for("demo", "set-a")
     assert len(stored) == 3
     assert stored[0].score == 0.75  # the first result stays
-    assert store.list_searches()[0].evaluations == 3
+    [summary] = store.list_searches()
+    assert summary.evaluations == 3
+    assert summary.computed_tokens == sum(e.computed_tokens for e in UNIT)
 
 
 def test_evaluated_pairs_reports_only_stored_pairs_of_the_given_sets(store: Store, search: Search) -> None:
