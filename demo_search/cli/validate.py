@@ -9,11 +9,11 @@ from rich.table import Table
 from demo_search.cli.console import console, err_console
 from demo_search.cli.failures import EXIT_FAILED, print_error
 from demo_search.cli.options import ConfigArg, DbOption, SetOption
-from demo_search.config import load_config, shortcut_overrides
+from demo_search.config import SearchConfig, load_config, shortcut_overrides
 from demo_search.config.database import store_refusal
 from demo_search.data import summarize_lengths
 from demo_search.errors import DemoSearchError
-from demo_search.inputs import load_inputs, load_tokenizer
+from demo_search.inputs import SearchInputs, load_inputs, load_tokenizer
 from demo_search.templates.tokenization import count_tokens
 
 
@@ -54,6 +54,9 @@ def validate(config_path: ConfigArg, overrides: SetOption = None, db: DbOption =
     for problem in inputs.problems:
         style = "red" if problem.is_error else "yellow"
         err_console.print(f"[{style}]{problem}[/]", markup=True, highlight=False)
+    if tokenizer is not None and not inputs.errors:
+        for line in _too_long_candidates(config, inputs):
+            err_console.print(f"[yellow]{escape(line)}[/]", highlight=False)
     refusal = store_refusal(config.database.url)
     if refusal is not None:
         err_console.print(f"[red]database.url {escape(refusal)}[/]", highlight=False)
@@ -62,3 +65,21 @@ def validate(config_path: ConfigArg, overrides: SetOption = None, db: DbOption =
         err_console.print(f"[bold red]{errors} error(s)[/]")
         raise typer.Exit(EXIT_FAILED)
     console.print("[green]ok[/]: configuration and data are valid")
+
+
+def _too_long_candidates(config: SearchConfig, inputs: SearchInputs) -> list[str]:
+    """One warning per pool item that cannot fit the context window even alone (the search skips it), with the
+    token count, found by the same rule the driver applies."""
+    from demo_search.assembly import build_template, context_window
+    from demo_search.search.problem import SearchProblem
+
+    problem = SearchProblem(
+        template=build_template(config, inputs.tokenizer), tokenizer=inputs.tokenizer, rules=inputs.rules,
+        fixed=inputs.fixed, pool=inputs.candidates, prompts=inputs.heldout.items,
+        position=config.template.position, max_context=context_window(config),
+    )
+    generates = config.scorer.generates
+    too_long = problem.too_long_alone(with_targets=not generates,
+                                      max_new_tokens=config.decoding.max_tokens if generates else 0)
+    return [f"{problem.demos_by_id[item_id].source or item_id}: pool item {item_id[:16]} does not fit: {reason}; "
+            "the search will skip it" for item_id, reason in too_long.items()]

@@ -23,7 +23,6 @@ from demo_search.search.candidates import BASE_PROPOSAL, Aggregate, Proposal, Sc
 from demo_search.search.problem import SearchProblem
 from demo_search.search.progress import NullProgress, ProgressSink
 from demo_search.search.strategies import Strategy
-from demo_search.templates import longest_request
 from workers.decoding import DecodingParams
 from workers.tree import PrefixTree, ScoreResult
 from workers.units import UnitResult, WorkUnit
@@ -197,7 +196,9 @@ class SearchDriver:
         ``None`` when the budget ran out before the step was complete.
         """
         tree = self.problem.step_tree([p.candidate for p in proposals], with_targets=self._with_targets)
-        skipped = self._over_context(tree)
+        skipped = self.problem.over_context(
+            tree, with_targets=self._with_targets, max_new_tokens=0 if self._with_targets else self.decoding.max_tokens
+        )
         keys = [p.candidate.key for p in proposals if p.candidate.key not in skipped]
         stored = self.store.evaluated_pairs(self.name, keys)
         units = []
@@ -233,21 +234,6 @@ class SearchDriver:
                 close()
         scored = [self._record_candidate(step, p, skipped, failures) for p in proposals]
         return rank(scored)
-
-    def _over_context(self, tree: PrefixTree) -> dict[str, str]:
-        """Branches whose longest request exceeds the context window, with the reason."""
-        extra = 0 if self._with_targets else self.decoding.max_tokens
-        limit = self.problem.max_context
-        skipped = {}
-        for branch in tree.branches:
-            single = PrefixTree(tree.prefix_ids, (branch,), tree.leaves)
-            need = longest_request(single, with_targets=self._with_targets, max_new_tokens=extra)
-            if need > limit:
-                what = "reference" if self._with_targets else f"max_tokens={extra}"
-                skipped[branch.branch_id] = (
-                    f"its longest prompt needs {need} tokens (with its {what}) but the context window is {limit}"
-                )
-        return skipped
 
     def _persist(self, set_key: str, result: UnitResult, failures: dict[str, str]) -> None:
         if not result.ok:

@@ -8,7 +8,14 @@ from functools import cached_property
 from typing import Any
 
 from demo_search.search.candidates import CandidateSet
-from demo_search.templates import BranchPlan, InsertionPosition, PromptTemplate, build_prefix_tree, layout_step
+from demo_search.templates import (
+    BranchPlan,
+    InsertionPosition,
+    PromptTemplate,
+    build_prefix_tree,
+    layout_step,
+    longest_request,
+)
 from demo_search.types import Demonstration, HeldOutPrompt
 from workers.tree import PrefixTree
 
@@ -52,3 +59,27 @@ class SearchProblem:
             )
         layout = layout_step(plans, self.fixed, self.position)
         return build_prefix_tree(self.template, self.tokenizer, self.rules, layout, self.prompts, with_targets=with_targets)
+
+    def over_context(self, tree: PrefixTree, *, with_targets: bool, max_new_tokens: int) -> dict[str, str]:
+        """The branches of ``tree`` whose longest request (prompt, plus the reference when ``with_targets``, else
+        ``max_new_tokens`` generated) exceeds ``max_context``, each with the reason: such candidates are skipped."""
+        skipped = {}
+        for branch in tree.branches:
+            single = PrefixTree(tree.prefix_ids, (branch,), tree.leaves)
+            need = longest_request(single, with_targets=with_targets, max_new_tokens=max_new_tokens)
+            if need > self.max_context:
+                what = "reference" if with_targets else f"max_tokens={max_new_tokens}"
+                skipped[branch.branch_id] = (
+                    f"its longest prompt needs {need} tokens (with its {what}) but the context window is "
+                    f"{self.max_context}"
+                )
+        return skipped
+
+    def too_long_alone(self, *, with_targets: bool, max_new_tokens: int) -> dict[str, str]:
+        """Pool items that do not fit even when added alone to the base set (step 1), by item id, with the reason:
+        every step of a search skips them."""
+        candidates = [CandidateSet(()).extend(demo_id) for demo_id in self.pool_ids]
+        tree = self.step_tree(candidates, with_targets=with_targets)
+        added = {candidate.key: candidate.added for candidate in candidates}
+        reasons = self.over_context(tree, with_targets=with_targets, max_new_tokens=max_new_tokens)
+        return {added[key]: reason for key, reason in reasons.items()}

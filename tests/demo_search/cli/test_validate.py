@@ -111,3 +111,26 @@ def test_the_paper_example_validates() -> None:
     code, out = validate(REPO / "examples" / "paper.yaml")
     assert code == 0, out
     assert "3 pool item(s) are fixed demonstrations" in out
+
+
+def test_a_pool_item_longer_than_the_context_window_is_named_with_its_token_count(workspace: Path) -> None:
+    long_answer = "z" * 400  # the bundled model's tokenizer is byte-level: one token per character
+    with (workspace / "pool.jsonl").open("a", encoding="utf-8") as pool:
+        pool.write(json.dumps({"instruction": "long", "output": long_answer}) + "\n")
+    config = workspace / "search.yaml"
+    config.write_text(
+        "name: t\nmodel: {path: tiny, max_context: 300}\n"
+        "data: {pool: {path: pool.jsonl}, heldout: {path: held.jsonl}}\n"
+        "scorer: {kind: match}\ndecoding: {max_tokens: 16}\n",
+        encoding="utf-8",
+    )
+
+    code, out = validate(config)
+
+    assert code == 0, out
+    [line] = [line for line in out.splitlines() if "does not fit" in line]
+    assert line.startswith(f"{workspace / 'pool.jsonl'}:4: pool item ")
+    assert "with its max_tokens=16) but the context window is 300; the search will skip it" in line
+    needed = int(line.split("needs ")[1].split(" tokens")[0])
+    assert needed > 400
+    assert_nothing_written(workspace)
