@@ -1,6 +1,6 @@
 """Test harness for whole searches: a random tiny model, synthetic data files, configs, the CLI, the database.
 
-Shared by the search, export and CLI tests (import it as ``tests.demo_search.search.harness``). Everything here
+Shared by the search, export, CLI, tuning and job tests (import it as ``tests.support.harness``). Everything here
 is real: the random Llama is saved in Hugging Face format and served by the transformers engine in Ray actors,
 searches are stored in SQLite files, and ``demo-search`` runs as a subprocess when a test must kill it.
 
@@ -36,7 +36,7 @@ from demo_search.templates import UrialPrompt, render_urial
 from demo_search.types import Demonstration, HeldOutPrompt
 from tests.workers.fakes import RANDOM_MODEL_CONFIG
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 CLI = Path(sys.executable).with_name("demo-search")
 
 MODEL_CONFIG = RANDOM_MODEL_CONFIG
