@@ -26,6 +26,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["tests.support.invariant_plugin"]
+
 PG_BIN_ENV = "DEMO_SEARCH_PG_BIN"
 """Directory holding ``initdb`` and ``pg_ctl``, when they are neither on PATH nor in Debian's location."""
 
