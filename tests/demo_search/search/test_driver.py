@@ -45,7 +45,8 @@ def test_each_step_records_the_best_candidate_its_runner_up_and_every_candidate_
     assert outcome.stop_reason == "max_steps (2) reached"
     assert search.chosen() == ["", "a", "ab"]
     assert (outcome.steps_recorded, outcome.pairs_computed, outcome.units_failed) == (3, (1 + 4 + 3) * PROMPTS, 0)
-    assert {labels: c.score for labels, c in search.candidates(1).items()} == {"a": 0.5, "b": 0.375, "c": 0.125, "d": 0.0}
+    scores = {labels: c.score for labels, c in search.candidates(1).items()}
+    assert scores == {"a": 0.5, "b": 0.375, "c": 0.125, "d": 0.0}
     assert {labels: c.n_scored for labels, c in search.candidates(2).items()} == {"ab": 3, "ac": 3, "ad": 3}
     step_1, step_2 = store.steps("toy")[1:]
     assert search.label(step_1.runner_up_item_id) == "b" and step_1.runner_up_score == 0.375
