@@ -154,11 +154,17 @@ def sqlite_url(db: Path) -> str:
 
 
 def ray_address() -> str:
-    """The GCS address of this test process's local Ray (started on first use, 4 logical CPUs, no dashboard)."""
+    """The GCS address of this test process's local Ray (started on first use, 4 logical CPUs, no dashboard).
+
+    Always a new instance (``address="local"``): without it ``ray.init`` joins whatever Ray this machine started
+    last (``/tmp/ray/ray_current_cluster``), e.g. another test run's, and then refuses ``num_cpus``.
+    """
     import ray
 
     if not ray.is_initialized():
-        ray.init(num_cpus=4, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
+        ray.init(
+            address="local", num_cpus=4, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False
+        )
     return ray.get_runtime_context().gcs_address
 
 
