@@ -13,7 +13,7 @@ knows how many sets survive each step.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from functools import cache
 from typing import Any, Literal
 
@@ -182,4 +182,4 @@ class StoredRows:
 
 
 def _stored(items: Sequence[Demonstration | HeldOutPrompt]) -> list[StoredItem]:
-    return [StoredItem(item_id=item.id, position=i, payload={"text": repr(item)}) for i, item in enumerate(items)]
+    return [StoredItem(item_id=item.id, position=i, payload=asdict(item)) for i, item in enumerate(items)]
