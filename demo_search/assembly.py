@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from demo_search.config import SearchConfig
+from demo_search.config import SearchConfig, StrategyConfig
 from demo_search.config.paths import model_directory
 from demo_search.errors import ConfigError
 from demo_search.scoring.base import Scorer
@@ -70,10 +70,10 @@ def build_template(config: SearchConfig, tokenizer: Any) -> PromptTemplate:
     return UrialTemplate()
 
 
-def build_strategy(config: SearchConfig) -> Strategy:
-    strategy = config.strategy
+def build_strategy(strategy: StrategyConfig, seed: int) -> Strategy:
+    """The strategy of a ``strategy`` section (``seed``: the search's, for the random baseline)."""
     if strategy.kind == "random":
-        return RandomBaseline(config.seed)
+        return RandomBaseline(seed)
     if strategy.kind == "one_shot":
         return OneShotRanking()
     return BeamSearch(strategy.beam_width if strategy.kind == "beam" else 1, min_delta=strategy.min_delta)

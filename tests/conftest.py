@@ -5,7 +5,7 @@ temporary directory, listening on a free 127.0.0.1 port, and removes it when the
 (function scope) creates a fresh, empty database on it for one test and drops it afterwards, so tests never see
 each other's rows. Tests that use them are skipped, with the reason, when the server binaries are not installed
 (on Debian: ``apt-get install -y postgresql``; the binaries land in ``/usr/lib/postgresql/<version>/bin``); under
-``CI=true`` those skips fail instead (``tests/skip_policy.py``, whose hooks are imported here).
+``CI=true`` those skips fail instead (``tests/skip_policy.py``, a plugin registered here).
 
 PostgreSQL refuses to run as root: when the tests run as root the cluster is run by the ``postgres`` user (or
 ``nobody``) through ``runuser``, and the temporary directory is handed to that user.
@@ -27,12 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.skip_policy import (  # noqa: F401  (pytest hooks: registered by being in this module)
-    pytest_make_collect_report,
-    pytest_runtest_makereport,
-    pytest_sessionfinish,
-    pytest_terminal_summary,
-)
+pytest_plugins = ["tests.skip_policy", "tests.support.invariant_plugin"]
 
 PG_BIN_ENV = "DEMO_SEARCH_PG_BIN"
 """Directory holding ``initdb`` and ``pg_ctl``, when they are neither on PATH nor in Debian's location."""

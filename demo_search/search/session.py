@@ -107,7 +107,7 @@ def _drive(
                     store=store,
                     dispatcher=LeaseCheckedDispatcher(dispatcher, check_lease),
                     problem=problem,
-                    strategy=build_strategy(config),
+                    strategy=build_strategy(config.strategy, config.seed),
                     scorer=scorer,
                     decoding=decoding_params(config),
                     max_steps=config.strategy.max_steps,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from demo_search.assembly import build_strategy, build_template, decoding_params
+from demo_search.assembly import build_strategy, build_template, decoding_params, engine_spec
 from demo_search.config import SearchConfig
 from demo_search.tuning.objective import TrialObjective
 from demo_search.tuning.prompt import TuningPrompt
@@ -49,6 +49,25 @@ def test_the_tuning_baseline_trial_sends_exactly_what_the_search_sends(tmp_path)
 
 
 def test_min_delta_goes_to_the_search_strategies_only(tmp_path) -> None:
-    greedy = build_strategy(config(tmp_path, strategy={"min_delta": 0.25}))
-    assert greedy.min_delta == 0.25
-    assert build_strategy(config(tmp_path, strategy={"kind": "beam", "beam_width": 3, "min_delta": 0.1})).width == 3
+    greedy = config(tmp_path, strategy={"min_delta": 0.25})
+    assert build_strategy(greedy.strategy, greedy.seed).min_delta == 0.25
+    beam = config(tmp_path, strategy={"kind": "beam", "beam_width": 3, "min_delta": 0.1})
+    assert build_strategy(beam.strategy, beam.seed).width == 3
+
+
+def test_decoding_params_carry_every_decoding_field(tmp_path) -> None:
+    decoding = {"temperature": 0.5, "top_p": 0.9, "top_k": 40, "repetition_penalty": 1.15, "max_tokens": 64,
+                "stop": ["# Query"], "seed": 3}
+    assert decoding_params(config(tmp_path, decoding=decoding)) == DecodingParams(
+        temperature=0.5, top_p=0.9, top_k=40, repetition_penalty=1.15, max_tokens=64, stop=("# Query",), seed=3
+    )
+
+
+def test_engine_spec_follows_model_and_workers(tmp_path) -> None:
+    model = {"path": "org/model", "engine": "vllm", "dtype": "bfloat16", "max_context": 4096, "batch_size": 4,
+             "tensor_parallel_size": 2, "options": {"gpu_memory_utilization": 0.8}}
+    spec = engine_spec(config(tmp_path, model=model, workers={"gpus_per_worker": 2.0}))
+    assert (spec.kind, spec.model, spec.dtype, spec.device) == ("vllm", "org/model", "bfloat16", "cuda")
+    assert (spec.max_context, spec.batch_size) == (4096, 4)
+    assert spec.options == {"gpu_memory_utilization": 0.8, "tensor_parallel_size": 2}
+    assert engine_spec(config(tmp_path)).device == "cpu"

@@ -10,7 +10,7 @@ import pytest
 
 from demo_search.config import load_config
 from demo_search.jobs import DEFAULT_DASHBOARD, JobError, dashboard_address, parse_resources, plan_job
-from tests.demo_search.search import harness
+from tests.support import harness
 
 SECRET_URL = "postgresql+psycopg://user:s3cret@db:5432/searches"
 

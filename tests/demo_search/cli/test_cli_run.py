@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from demo_search.version import __version__
-from tests.demo_search.search import harness
-from tests.demo_search.search.harness import SearchData, SearchDb
+from tests.support import harness
+from tests.support.harness import SearchData, SearchDb
 
 pytestmark = pytest.mark.slow
 

@@ -21,8 +21,8 @@ from demo_search.export import ExportDocument, ExportError
 from demo_search.templates import load_urial, parse_urial
 from demo_search.types import Demonstration
 from demo_search.version import __version__
-from tests.demo_search.search import harness
-from tests.demo_search.search.harness import SearchData
+from tests.support import harness
+from tests.support.harness import SearchData
 
 pytestmark = pytest.mark.slow
 

@@ -1,6 +1,6 @@
 """Fixtures of the search tests: the random tiny model (built once per session) and this process's Ray.
 
-The builders behind them live in ``tests.demo_search.search.harness`` so that the export and CLI tests use the
+The builders behind them live in ``tests.support.harness`` so that the export and CLI tests use the
 same model, data and Ray instance.
 """
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.demo_search.search import harness
+from tests.support import harness
 
 
 @pytest.fixture(scope="session")

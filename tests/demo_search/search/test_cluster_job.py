@@ -20,8 +20,8 @@ import yaml
 from ray.job_submission import JobStatus, JobSubmissionClient
 
 from tests.conftest import PostgresServer
-from tests.demo_search.search import harness
 from tests.demo_search.search.ray_nodes import RayNodes
+from tests.support import harness
 
 pytestmark = pytest.mark.slow
 

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.demo_search.search import harness
-from tests.demo_search.search.harness import CliRun, SearchData, SearchDb
+from tests.support import harness
+from tests.support.harness import CliRun, SearchData, SearchDb
 
 pytestmark = pytest.mark.slow
 

@@ -18,9 +18,9 @@ import ray
 import workers.dispatch
 from demo_search.search.candidates import set_key
 from demo_search.types import Demonstration
-from tests.demo_search.search import harness
+from tests.support import harness
+from tests.support.harness import SearchDb
 from tests.workers.fakes import FailingEngine
-from tests.demo_search.search.harness import SearchDb
 from workers.engine import Engine
 from workers.engines import create_engine
 from workers.spec import EngineSpec

@@ -1,7 +1,7 @@
 """A planted task for tuning tests: 4 right-rule demonstrations fixed, a 2-item pool, 16 held-out prompts of the rule.
 
 Import it as ``tests.demo_search.tuning.planted``. The model is the bundled tiny model when it has been trained
-(``workers/tiny/model/config.json``), else the random tiny Llama of ``tests.demo_search.search.harness``; only the
+(``workers/tiny/model/config.json``), else the random tiny Llama of ``tests.support.harness``; only the
 trained model answers by the rule, so tests that need scores to move ask for it with :func:`trained_model`.
 """
 
@@ -19,7 +19,7 @@ import yaml
 from demo_search.synthetic import make_demonstrations, make_heldout
 from demo_search.templates import UrialPrompt, render_urial
 from demo_search.types import Demonstration, HeldOutPrompt
-from tests.demo_search.search import harness
+from tests.support import harness
 from workers.tiny import MODEL_DIR
 
 RULE = "upper"

@@ -11,8 +11,8 @@ from typer.testing import CliRunner, Result
 from db import Store
 from demo_search.cli import app
 from demo_search.config import load_config
-from tests.demo_search.search import harness
 from tests.demo_search.tuning import planted
+from tests.support import harness
 
 
 def stored_search(tmp_path: Path, model: Path, scorer: str = "match") -> str:

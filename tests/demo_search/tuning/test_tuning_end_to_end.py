@@ -33,8 +33,8 @@ from demo_search.tuning.prompt import TuningPrompt, best_set_prompt
 from demo_search.tuning.results import tuned_best_set
 from demo_search.tuning.space import SEARCH_SETTINGS
 from demo_search.tuning.study import FIRST_TRIAL_ATTR
-from tests.demo_search.search import harness
 from tests.demo_search.tuning import planted
+from tests.support import harness
 from workers.decoding import DecodingParams
 from workers.engines import create_engine
 

@@ -1,6 +1,6 @@
 """Test harness for whole searches: a random tiny model, synthetic data files, configs, the CLI, the database.
 
-Shared by the search, export and CLI tests (import it as ``tests.demo_search.search.harness``). Everything here
+Shared by the search, export, CLI, tuning and job tests (import it as ``tests.support.harness``). Everything here
 is real: the random Llama is saved in Hugging Face format and served by the transformers engine in Ray actors,
 searches are stored in SQLite files, and ``demo-search`` runs as a subprocess when a test must kill it.
 
@@ -36,7 +36,7 @@ from demo_search.templates import UrialPrompt, render_urial
 from demo_search.types import Demonstration, HeldOutPrompt
 from tests.workers.fakes import RANDOM_MODEL_CONFIG
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 CLI = Path(sys.executable).with_name("demo-search")
 
 MODEL_CONFIG = RANDOM_MODEL_CONFIG
@@ -154,11 +154,17 @@ def sqlite_url(db: Path) -> str:
 
 
 def ray_address() -> str:
-    """The GCS address of this test process's local Ray (started on first use, 4 logical CPUs, no dashboard)."""
+    """The GCS address of this test process's local Ray (started on first use, 4 logical CPUs, no dashboard).
+
+    Always a new instance (``address="local"``): without it ``ray.init`` joins whatever Ray this machine started
+    last (``/tmp/ray/ray_current_cluster``), e.g. another test run's, and then refuses ``num_cpus``.
+    """
     import ray
 
     if not ray.is_initialized():
-        ray.init(num_cpus=4, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
+        ray.init(
+            address="local", num_cpus=4, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False
+        )
     return ray.get_runtime_context().gcs_address
 
 
