@@ -47,7 +47,8 @@ def init_ray(options: RayOptions) -> None:
             logger.info("connecting to the Ray cluster at %s", address)
             ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
         else:
-            ray.init(include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
+            # "local": always a new Ray of our own, never one a `ray start` left running on this machine
+            ray.init(address="local", include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
     except SystemExit as exit_request:
         logger.warning("signal %s while Ray was starting: shutting it down", exit_request.code)
         shutdown_ray()
