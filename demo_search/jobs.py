@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy.engine import make_url
 
 from demo_search.config import SearchConfig
-from demo_search.config.database import DB_ENV
+from demo_search.config.database import DB_ENV, masked_url
 from demo_search.errors import DemoSearchError
 
 logger = logging.getLogger(__name__)
@@ -100,7 +100,7 @@ def plan_job(
     if database is not None and _relative_sqlite(database):
         raise JobError(
             "cannot submit the search: its database would be lost",
-            [f"--db {make_url(database).render_as_string(hide_password=True)} is a relative SQLite path: it would "
+            [f"--db {masked_url(database)} is a relative SQLite path: it would "
              "be created inside the job's temporary working directory; use PostgreSQL or an absolute path on "
              "storage every node shares"],
         )
