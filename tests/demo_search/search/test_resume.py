@@ -193,6 +193,30 @@ def test_drivers_killed_mid_step_between_steps_and_in_a_commit_resume_to_the_uni
     print(f"\nevaluations added per run: {chain.added}; largest score difference to the reference: {worst:.2e}")
 
 
+def test_a_driver_killed_while_it_creates_the_search_leaves_nothing_and_a_rerun_gives_the_reference(
+    reference: Reference, tmp_path: Path
+) -> None:
+    chain = CrashChain(reference, tmp_path)
+
+    # A new search's first write transactions create the schema, then store the search row with its pool and
+    # held-out prompts. Killed inside the commit of each in turn, nothing of the search is left (before, a kill
+    # between the search row and its items made the name unusable for good).
+    for commit, tables_made in ((1, False), (2, True)):
+        run = harness.run_cli(["run", str(chain.config)], cwd=tmp_path, failpoints=f"db_commit:{commit}")
+        assert run.returncode == KILLED, run.describe()
+        tables = chain.db.snapshot()
+        assert ("searches" in tables) is tables_made, tables.keys()
+        left = {table: rows for table, rows in tables.items() if rows and not table.endswith("_version")}
+        assert left == {}, left
+
+    run = chain.drive("after a killed creation", ["run", str(chain.config)])
+    assert run.returncode == 0, run.describe()
+    assert chain.db.trajectory() == reference.trajectory
+    assert chain.db.candidates() == reference.candidates
+    assert chain.db.evaluations() == reference.evaluations
+    assert harness.pairs_computed(run) == PAIRS
+
+
 # -- refusals ---------------------------------------------------------------------------------------------
 
 
