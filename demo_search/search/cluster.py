@@ -70,8 +70,9 @@ def shutdown_ray(grace_s: float = 10.0) -> None:
     import psutil
     import ray
 
+    before = psutil.Process().children(recursive=True)  # taken first: the raylet's agents outlive it as orphans
     ray.shutdown()
-    leftovers = psutil.Process().children(recursive=True)
+    leftovers = [p for p in {*before, *psutil.Process().children(recursive=True)} if p.is_running()]
     for process in leftovers:
         with contextlib.suppress(psutil.Error):
             process.terminate()
