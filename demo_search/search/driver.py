@@ -65,7 +65,10 @@ class UnitDispatcher(Protocol):
 
 
 class SearchDriver:
-    """Runs (or continues) the search ``name`` stored in ``store`` to its end."""
+    """Runs (or continues) the search ``name`` stored in ``store`` to its end.
+
+    Generated answers use ``decoding`` with the template's stop strings added; ``strategy`` decides each step's
+    candidate sets, its survivors and whether the search stops early (``min_delta``)."""
 
     def __init__(
         self,
