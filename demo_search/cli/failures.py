@@ -6,6 +6,7 @@ a failure of the store or of the workers prints one line. Neither prints a trace
 
 from __future__ import annotations
 
+import os
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -51,12 +52,17 @@ def reported_failures() -> Iterator[None]:
         raise typer.Exit(EXIT_FAILED) from None
 
 
-def _interrupt_on_sigterm() -> None:
-    """Treat SIGTERM (``ray job stop``, ``docker stop``, ``kill``) like Ctrl-C."""
+def _interrupt_on_signals() -> None:
+    """Treat SIGTERM (``ray job stop``, ``docker stop``, ``kill``) like Ctrl-C, and both as an interrupt of this
+    process only: a child that Ray forks runs Python for a moment before it becomes another program, and a Ctrl-C
+    to the process group landing then would print a ``KeyboardInterrupt`` traceback from that child."""
+    owner = os.getpid()
 
     def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
+        if os.getpid() == owner:
+            raise KeyboardInterrupt(f"signal {signum}")
 
+    signal.signal(signal.SIGINT, interrupt)
     signal.signal(signal.SIGTERM, interrupt)
 
 
@@ -66,7 +72,7 @@ def engine_command(on_interrupt: str) -> Iterator[None]:
     ``reported_failures``; Ctrl-C or SIGTERM prints ``interrupted: ON_INTERRUPT`` and exits 130 (the search is
     marked interrupted and its lease released on the way out); and whatever happens, the Ray this command started
     and every process it left behind are stopped."""
-    _interrupt_on_sigterm()
+    _interrupt_on_signals()
     try:
         with reported_failures():
             yield

@@ -16,6 +16,8 @@ import pytest
 
 from tests.demo_search.cli.stored import StoredSearch, write_stored_search
 
+pytestmark = pytest.mark.hand_written_searches  # stored.py writes its search row by row, not through the driver
+
 HEAVY = ("torch", "transformers", "tokenizers", "safetensors", "ray", "optuna", "vllm", "psutil")
 WITHOUT_EXTRAS = f"""
 import sys

@@ -19,6 +19,8 @@ from typer.testing import CliRunner, Result
 from demo_search.cli import app
 from tests.demo_search.cli.stored import StoredSearch, damage_table, write_stored_search
 
+pytestmark = pytest.mark.hand_written_searches  # stored.py writes its search row by row, not through the driver
+
 WIDE = "250"
 
 

@@ -25,6 +25,8 @@ from demo_search.tuning.results import tuned_best_set
 from demo_search.tuning.study import study_name
 from tests.demo_search.cli.stored import write_stored_search
 
+pytestmark = pytest.mark.hand_written_searches  # stored.py writes its search row by row, not through the driver
+
 REPO = Path(__file__).resolve().parents[3]
 
 

@@ -64,7 +64,7 @@ def test_invalid_tuning_overrides_name_their_key(tmp_path: Path, model_dir: Path
     refused = tune("fresh", "--db", stored_search(tmp_path, model_dir), "--set", "tuning.ranges.top_p.high=2.0")
 
     assert refused.exit_code == 1
-    assert "tuning.ranges.top_p.high must be <= 1, got 2" in refused.output
+    assert "tuning.ranges.top_p.high must be in (0, 1], got 2" in refused.output
 
 
 @pytest.mark.parametrize(
