@@ -30,13 +30,17 @@ from workers.spec import EngineSpec
 
 logger = logging.getLogger(__name__)
 
+# How often a wait for actors that are placed but still starting checks that they still have room.
+_START_POLL_S = 5.0
+
 
 class ActorPool:
     """``num_actors`` engine actors built from ``spec`` (``None``: as many as the cluster places now, and more
     as nodes join, checked every ``grow_interval_s`` by ``grow``).
 
-    The constructor starts the actors, waits up to ``placement_timeout_s`` for Ray to place them
-    (``PlacementError`` names the resources no node offers; when filling the cluster, only if not even one was
+    The constructor starts the actors, waits up to ``placement_timeout_s`` for Ray to place them (longer while
+    the cluster has room for them: they are placed and still starting; ``PlacementError`` names the resources no
+    node offers; when filling the cluster, only if not even one was
     placed, the others being let go), then up to ``load_timeout_s`` (``None``: no limit) for their engines
     (``EngineError`` names the actor and the cause); on any failure it kills what it started. A slot that
     failed and is not back with its engine within ``recovery_timeout_s`` is dropped by ``expire_recoveries``.
@@ -90,7 +94,7 @@ class ActorPool:
         try:
             for _ in range(num_actors):
                 self._slots.append(self._start_actor())
-            self._await_placement(placement_timeout_s)
+            self._await_placement(placement_timeout_s, load_timeout_s)
             self._await_engines(load_timeout_s)
         except BaseException:
             self.kill_all()
@@ -233,9 +237,22 @@ class ActorPool:
         self._actors_started += 1
         return Slot(name=f"engine-{self._actors_started - 1}", handle=handle, group=group)
 
-    def _await_placement(self, timeout_s: float) -> None:
+    def _await_placement(self, timeout_s: float, start_timeout_s: float | None) -> None:
+        """Wait for every actor's process to be up. ``timeout_s`` bounds the wait only while the cluster has no
+        room for the actors not up yet: with room free, Ray has placed them (a placed actor holds its resources)
+        and their worker processes are starting, which on a loaded machine can take longer than ``timeout_s``;
+        that wait is bounded by ``start_timeout_s`` (``None``: no limit)."""
         refs = {slot.handle.ready.remote(): slot for slot in self._slots}
+        started = time.monotonic()
         done, not_done = ray.wait(list(refs), num_returns=len(refs), timeout=timeout_s)
+        while not_done and cluster_capacity(self._options) >= len(not_done):
+            waited = time.monotonic() - started
+            if start_timeout_s is not None and waited >= start_timeout_s:
+                break
+            logger.info("%d engine actor(s) placed but still starting after %.0f s", len(not_done), waited)
+            step = _START_POLL_S if start_timeout_s is None else min(_START_POLL_S, start_timeout_s - waited)
+            more, not_done = ray.wait(not_done, num_returns=len(not_done), timeout=step)
+            done += more
         if not_done and self._fill_cluster and done:
             logger.warning(
                 "%d of %d engine actor(s) were not placed within %g s; going on with %d",
@@ -245,6 +262,11 @@ class ActorPool:
                 self._kill(refs.pop(ref))
             self._slots = self.live_slots()
             not_done = []
+        if not_done and cluster_capacity(self._options) >= len(not_done):
+            raise PlacementError(
+                f"{len(not_done)} of {len(refs)} engine actor(s) were placed but their processes did not start "
+                f"within {start_timeout_s:g} s (the load timeout); see the Ray worker logs of those actors"
+            )
         if not_done:
             demand = self._options.demand()
             totals = ray.cluster_resources()

@@ -38,7 +38,7 @@ def ray_local() -> Iterator[None]:
     if ray.is_initialized():
         yield
         return
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
     yield
     ray.shutdown()
 
@@ -296,3 +296,16 @@ def test_an_actor_that_cannot_be_placed_fails_after_the_timeout_naming_the_resou
         Dispatcher(spec, 2, actor_options=options, placement_timeout_s=1.0)
     message = str(caught.value)
     assert "2 of 2 engine actor(s) could not be placed within 1 s" in message and named in message
+
+
+def test_an_actor_placed_but_slow_to_start_is_waited_for_beyond_the_placement_timeout(ray_local, spec, tmp_path):
+    """A loaded machine can take longer than the placement timeout to start a placed actor's worker process (a
+    ``sitecustomize`` that sleeps at interpreter start stands in for it): the pool waits while the room is there."""
+    (tmp_path / "sitecustomize.py").write_text("import time\ntime.sleep(4)\n")
+    path = os.pathsep.join(p for p in (str(tmp_path), os.environ.get("PYTHONPATH", "")) if p)
+    slow = ActorOptions(num_cpus=0.5, runtime_env={"env_vars": {"PYTHONPATH": path}})
+    with Dispatcher(spec, 1, actor_options=slow, placement_timeout_s=1.0) as dispatcher:
+        units = make_units(1, leaves=2, seed=9)
+        results = list(dispatcher.run(units))
+    assert_each_once(results, units)
+    assert results[0].ok
