@@ -27,7 +27,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.local_ray import apply_slow_machine_timeouts
+
 pytest_plugins = ["tests.skip_policy", "tests.support.invariant_plugin"]
+
+apply_slow_machine_timeouts()
 
 PG_BIN_ENV = "DEMO_SEARCH_PG_BIN"
 """Directory holding ``initdb`` and ``pg_ctl``, when they are neither on PATH nor in Debian's location."""

@@ -34,6 +34,7 @@ from typer.testing import CliRunner, Result
 from demo_search.synthetic import make_demonstrations, make_heldout
 from demo_search.templates import UrialPrompt, render_urial
 from demo_search.types import Demonstration, HeldOutPrompt
+from tests.support.local_ray import init_local_ray
 from tests.workers.fakes import RANDOM_MODEL_CONFIG
 
 REPO = Path(__file__).resolve().parents[2]
@@ -162,9 +163,7 @@ def ray_address() -> str:
     import ray
 
     if not ray.is_initialized():
-        ray.init(
-            address="local", num_cpus=4, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False
-        )
+        init_local_ray(num_cpus=4, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
     return ray.get_runtime_context().gcs_address
 
 

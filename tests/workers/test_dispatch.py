@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import ray
 
+from tests.support.local_ray import init_local_ray
 from tests.workers.fakes import PREFIX, FailingEngine, assert_each_once, make_units
 from tests.workers.gates import GatedFactory, Gates
 from workers.decoding import DecodingParams
@@ -38,7 +39,7 @@ def ray_local() -> Iterator[None]:
     if ray.is_initialized():
         yield
         return
-    ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
+    init_local_ray(num_cpus=2, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
     yield
     ray.shutdown()
 

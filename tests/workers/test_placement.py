@@ -15,6 +15,7 @@ import pytest
 import ray
 from ray.cluster_utils import Cluster
 
+from tests.support.local_ray import start_cluster
 from tests.workers.fakes import assert_each_once, make_units
 from tests.workers.gates import GatedFactory, Gates
 from workers.dispatch import Dispatcher, PlacementError
@@ -28,7 +29,7 @@ ON_ACCELERATOR = ActorOptions(num_cpus=0.5, resources={"accelerator": 1}, max_re
 def cluster() -> Iterator[Cluster]:
     if ray.is_initialized():
         ray.shutdown()
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    cluster = start_cluster(num_cpus=1)
     ray.init(address=cluster.address, logging_level="WARNING", log_to_driver=False)
     yield cluster
     ray.shutdown()

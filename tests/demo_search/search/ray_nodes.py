@@ -23,29 +23,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.support.local_ray import SLOW_MACHINE_TIMEOUTS
+
 logger = logging.getLogger(__name__)
 
 FAST_FAILURE_DETECTION = {"health_check_period_ms": 500, "health_check_failure_threshold": 4}
 """The head's system config: a killed node is noticed within ~2 s (4 failed checks 0.5 s apart) instead of ~15 s
 (Ray's 5 checks 3 s apart). A live but slow node still has ``health_check_timeout_ms`` (10 s) to answer each check."""
-
-SLOW_MACHINE_TIMEOUTS = {
-    # `ray start` waits this long for its node to be registered in the GCS, and it is also the deadline of each
-    # of those GCS calls (on a loaded machine: "Failed to get node info ... Deadline Exceeded", then "The current
-    # node timed out during startup"); a job's driver waits as long for its node. Default 30.
-    "RAY_raylet_start_wait_time_s": "180",
-    # A raylet that cannot reach the GCS for this long exits. Default 60.
-    "RAY_gcs_rpc_server_reconnect_timeout_s": "180",
-    # Synchronous GCS requests. Default 60.
-    "RAY_gcs_server_request_timeout_seconds": "180",
-    # A worker process not registered with its raylet after this long is killed. Default 60.
-    "RAY_worker_register_timeout_seconds": "180",
-    # The dashboard agent must register with its raylet within this. Default 30 s.
-    "RAY_agent_register_timeout_ms": "180000",
-}
-"""Ray's own timeouts (``RAY_<name>`` overrides its ``ray_config_def.h`` values in every process), raised for
-tests: on a 2-core machine under a load of 5-7 a node's start-up can take minutes. Failure detection of a killed
-node does not depend on them."""
 
 HEAD_START_TIMEOUT_S = 300.0
 NODES_START_TIMEOUT_S = 300.0
