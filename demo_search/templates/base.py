@@ -82,7 +82,7 @@ class PromptTemplate(ABC):
         """The answer in a generated continuation of a leaf."""
 
     def generation_params(self, decoding: DecodingParams) -> DecodingParams:
-        """``decoding`` as sent to the engines: the template's ``stop_strings`` and ``stop_token_ids`` added to its own."""
+        """``decoding`` as sent to the engines: the template's ``stop_strings`` and ``stop_token_ids`` added."""
         return decoding.with_stop(*self.stop_strings).with_stop_token_ids(*self.stop_token_ids)
 
     def answers(self, generations: Sequence[LeafGeneration]) -> list[LeafGeneration]:
