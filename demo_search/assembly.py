@@ -66,7 +66,7 @@ def decoding_params(config: SearchConfig) -> DecodingParams:
 
 def build_template(config: SearchConfig, tokenizer: Any) -> PromptTemplate:
     if config.template.kind == "chat":
-        return ChatTemplate(tokenizer)
+        return ChatTemplate(tokenizer, chat_template=config.template.chat_template)
     return UrialTemplate()
 
 

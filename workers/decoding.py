@@ -57,8 +57,11 @@ class DecodingParams:
     """Sampling settings for ``Engine.generate``.
 
     ``temperature == 0`` means greedy decoding. ``top_k == 0`` disables top-k. ``stop`` strings end an
-    answer and are not included in its text. With ``seed`` set, sampled answers are reproducible for the
-    same engine and inputs. Numbers must lie in ``DECODING_RANGES``.
+    answer and are not included in its text. ``stop_token_ids`` end an answer when one of them is sampled,
+    like the model's EOS: the answer's ``finish_reason`` is ``"stop"``, its token ids end with that id and its
+    text does not hold it. They are how an answer ends at a control token such as a chat template's
+    end-of-turn (``<|im_end|>``), whose text engines leave out when they decode. With ``seed`` set, sampled
+    answers are reproducible for the same engine and inputs. Numbers must lie in ``DECODING_RANGES``.
     """
 
     temperature: float = 0.0
@@ -68,6 +71,7 @@ class DecodingParams:
     max_tokens: int = 256
     stop: tuple[str, ...] = ()
     seed: int | None = None
+    stop_token_ids: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         for name, allowed in DECODING_RANGES.items():
@@ -77,6 +81,10 @@ class DecodingParams:
         if any(not s for s in self.stop):
             raise ValueError("stop strings must not be empty")
         object.__setattr__(self, "stop", tuple(self.stop))
+        bad_ids = [i for i in self.stop_token_ids if isinstance(i, bool) or not isinstance(i, int) or i < 0]
+        if bad_ids:
+            raise ValueError(f"stop_token_ids must be token ids (integers >= 0), got {bad_ids[0]!r}")
+        object.__setattr__(self, "stop_token_ids", tuple(self.stop_token_ids))
 
     @property
     def greedy(self) -> bool:
@@ -85,3 +93,8 @@ class DecodingParams:
     def with_stop(self, *extra: str) -> DecodingParams:
         """These parameters with ``extra`` stop strings added after the own ones (each string once, order kept)."""
         return DecodingParams(**{**self.__dict__, "stop": tuple(dict.fromkeys((*self.stop, *extra)))})
+
+    def with_stop_token_ids(self, *extra: int) -> DecodingParams:
+        """These parameters with ``extra`` stop token ids added after the own ones (each id once, order kept)."""
+        ids = tuple(dict.fromkeys((*self.stop_token_ids, *extra)))
+        return DecodingParams(**{**self.__dict__, "stop_token_ids": ids})

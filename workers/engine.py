@@ -16,7 +16,9 @@ class Engine(ABC):
     * ``score`` returns the log-probability of every target token of every leaf, conditioned on
       ``prefix + branch + leaf.prompt_ids`` and the target tokens before it; a leaf without target ids
       gets an empty tuple.
-    * ``generate`` returns an answer for every leaf; the text stops before the first stop string.
+    * ``generate`` returns an answer for every leaf; the text stops before the first stop string. An answer
+      also ends when the model's EOS or one of ``params.stop_token_ids`` is sampled: that id ends its
+      ``token_ids``, its text is not in the answer's text, and ``finish_reason`` is ``"stop"``.
     * Each item reports ``prompt_tokens == computed_tokens + cached_tokens``, where prompt tokens are
       those of the full request (prefix + branch + leaf (+ target for ``score``)), and ``cached_tokens``
       are the tokens whose key/values were reused instead of computed; call stats sum them and carry the

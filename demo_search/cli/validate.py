@@ -24,6 +24,10 @@ def validate(config_path: ConfigArg, overrides: SetOption = None, db: DbOption =
         config = load_config(config_path, [*(overrides or ()), *shortcut_overrides(db=db)])
         tokenizer = load_tokenizer(config)
         inputs = load_inputs(config, tokenizer=tokenizer)
+        if tokenizer is not None:  # the prompt template must be buildable (a chat template renders a probe turn)
+            from demo_search.assembly import build_template
+
+            build_template(config, tokenizer)
     except DemoSearchError as error:
         print_error(error)
         raise typer.Exit(EXIT_FAILED) from None

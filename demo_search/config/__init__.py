@@ -6,7 +6,8 @@ A file looks like this (every section but ``name`` and ``data`` may be left out;
     seed: 0
     model:    {path: tiny, engine: transformers, dtype: float32, max_context: null, batch_size: 8,
                tensor_parallel_size: 1, options: {}}
-    template: {kind: urial, rules_file: null, fixed_demos_file: null, position: before_fixed}
+    template: {kind: urial, rules_file: null, fixed_demos_file: null, position: before_fixed,
+               chat_template: null}
     data:     {pool: {path: pool.jsonl, format: auto, turns: first},
                heldout: {path: heldout.jsonl, format: auto, turns: first}, max_item_tokens: null}
     strategy: {kind: greedy, beam_width: 1, max_steps: 3, min_delta: 0.0,

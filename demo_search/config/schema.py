@@ -29,11 +29,14 @@ from demo_search.config.base import (
     cross_field,
     section,
 )
+from demo_search.config.chat_template_text import chat_template_text
 from demo_search.config.database import chosen_database_url, database_url_problem, masked_url
 from demo_search.config.tuning import TuningConfig
 from workers.decoding import DECODING_RANGES
 
 SEARCH_NAME_PATTERN = r"^[A-Za-z0-9_.-]+$"
+
+ChatTemplateText = Annotated[str, AfterValidator(chat_template_text)]
 
 
 def _decoding_range(name: str) -> AfterValidator:
@@ -97,6 +100,19 @@ class TemplateConfig(Section):
     position: Literal["before_fixed", "after_fixed"] = Field(
         "before_fixed", description="where searched demonstrations go relative to the fixed ones"
     )
+    chat_template: ChatTemplateText | None = Field(
+        None,
+        description="kind chat: a Jinja chat template (inline, or a file path) used instead of the tokenizer's own",
+    )
+
+    @model_validator(mode="after")
+    def _chat_template_needs_chat(self) -> TemplateConfig:
+        if self.chat_template is not None and self.kind != "chat":
+            cross_field([
+                f"template.chat_template is set but template.kind is {self.kind!r}; only kind chat renders "
+                "with a chat template (set template.kind: chat, or remove template.chat_template)"
+            ])
+        return self
 
 
 class DataFileConfig(Section):

@@ -14,6 +14,8 @@ from db import Step, Store
 from demo_search.best_set import BestSet, best_set
 from demo_search.export.model import (
     FORMAT,
+    ChatMessage,
+    ChatPromptSection,
     FORMAT_VERSION,
     DecodingSection,
     DecodingSettings,
@@ -30,6 +32,7 @@ from demo_search.export.model import (
     TurnPayload,
 )
 from demo_search.templates import UrialPrompt, UrialTemplate, render_urial
+from demo_search.templates.chat_template import context_messages
 from demo_search.templates.urial import query_header
 from demo_search.version import __version__
 
@@ -74,7 +77,7 @@ def build_export(store: Store, name: str, *, tuned: TunedDecoding | None = None)
             searched=DecodingSettings(**{key: config["decoding"][key] for key in DECODING_KEYS}), tuned=tuned
         ),
         trajectory=[_trajectory_row(store, name, step) for step in store.steps(name)],
-        prompt=_prompt(config["template"]["kind"], best, template),
+        prompt=_prompt(config["template"], best, template),
         provenance=Provenance(
             demo_search_version=__version__,
             config_fingerprint=search.fingerprint,
@@ -106,11 +109,15 @@ def _demonstrations(best: BestSet) -> list[ExportDemonstration]:
     ]
 
 
-def _prompt(kind: str, best: BestSet, template: UrialTemplate) -> PromptSection:
+def _prompt(
+    template_config: dict[str, Any], best: BestSet, template: UrialTemplate
+) -> PromptSection | ChatPromptSection:
+    """A URIAL search's rendered prompt; a chat-template search's messages (its model's chat template renders them)."""
+    if template_config["kind"] == "chat":
+        messages = [ChatMessage(**message) for message in context_messages(best.rules, best.demonstrations)]
+        given = template_config.get("chat_template")
+        return ChatPromptSection(messages=messages, **({"chat_template": given} if given is not None else {}))
     text = template.render_context(best.rules, best.demonstrations)
-    if kind != "urial":
-        # A chat prompt is rendered by the model's own chat template; export the URIAL rendering as the text.
-        return PromptSection(text=text)
     return PromptSection(text=text, query_template=query_header(QUERY_PLACEHOLDER))
 
 

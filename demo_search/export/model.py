@@ -3,16 +3,28 @@ and where the shipped JSON Schema (``schema.json``, see :mod:`demo_search.export
 
 Every object forbids unknown keys and every value is checked strictly (a number is not a string, ``true`` is not
 ``1``), as the JSON Schema says. Fields with a default are optional in a document that is read; the exporter
-writes them all (``prompt.query_template`` only for a URIAL template).
+writes them all (``prompt.query_template`` only for a URIAL template, ``prompt.chat_template`` only when the search
+was given one). A URIAL search's ``prompt`` holds the rendered ``text``; a chat-template search's holds the chat
+``messages`` it searched.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_serializer
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_serializer,
+)
 from pydantic.json_schema import SkipJsonSchema
 
 from demo_search.errors import DemoSearchError
@@ -121,27 +133,69 @@ class TrajectoryRow(_Part):
     skipped: NonNegativeInt = 0
 
 
-class PromptSection(_Part):
-    """The rendered prompt, and (URIAL template) how a new query is appended to it."""
+class _AbsentWhenNone(_Part):
+    """A part whose optional text fields (``_ABSENT_WHEN_NONE``) are a string or no key at all: never ``null``."""
+
+    _ABSENT_WHEN_NONE: ClassVar[tuple[str, ...]] = ()
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _given_as_text(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None and info.field_name in cls._ABSENT_WHEN_NONE:  # the schema: a string, or no key at all
+            raise ValueError("must be a string; leave the key out when there is none")
+        return value
+
+    @model_serializer(mode="wrap")
+    def _without_missing_text(self, handler: Any) -> dict[str, Any]:
+        data = handler(self)
+        for name in self._ABSENT_WHEN_NONE:
+            if getattr(self, name) is None:
+                data.pop(name, None)
+        return data
+
+
+class PromptSection(_AbsentWhenNone):
+    """The rendered URIAL prompt, and how a new query is appended to it (a URIAL template's search)."""
+
+    _ABSENT_WHEN_NONE = ("query_template",)
 
     text: str = Field(description="The rendered prompt (rules + demonstrations), ready to prepend to a query.")
     query_template: str | SkipJsonSchema[None] = Field(
         None, description="How a new query is appended; {query} is replaced."
     )
 
-    @field_validator("query_template", mode="before")
-    @classmethod
-    def _given_as_text(cls, value: Any) -> Any:
-        if value is None:  # the schema says: a string, or no key at all
-            raise ValueError("must be a string; leave the key out when there is none")
-        return value
 
-    @model_serializer(mode="wrap")
-    def _without_missing_template(self, handler: Any) -> dict[str, Any]:
-        data = handler(self)
-        if self.query_template is None:  # a chat prompt: the model's own chat template appends the query
-            data.pop("query_template", None)
-        return data
+class ChatMessage(_Part):
+    """One message of a chat conversation."""
+
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class ChatPromptSection(_AbsentWhenNone):
+    """The chat messages a chat-template search rendered with the model's chat template: the rules as the system
+    message (none when the rules are empty), then a user and an assistant message per demonstration turn, in
+    prompt order. A new query is appended as a user message and rendered with the generation prompt."""
+
+    _ABSENT_WHEN_NONE = ("chat_template",)
+
+    messages: list[ChatMessage]
+    chat_template: str | SkipJsonSchema[None] = Field(
+        None, description="The Jinja chat template the search was given (template.chat_template); absent: the "
+        "tokenizer's own."
+    )
+
+
+def _prompt_kind(value: Any) -> str:
+    if isinstance(value, ChatPromptSection) or (isinstance(value, Mapping) and "messages" in value):
+        return "chat"
+    return "urial"
+
+
+Prompt = Annotated[
+    Annotated[PromptSection, Tag("urial")] | Annotated[ChatPromptSection, Tag("chat")], Discriminator(_prompt_kind)
+]
+"""A URIAL prompt (``text``) or chat messages (``messages``), told apart by which key the object holds."""
 
 
 class Provenance(_Part):
@@ -168,7 +222,7 @@ class ExportDocument(_Part):
     demonstrations: list[ExportDemonstration] = Field(description="Every demonstration of the prompt, in prompt order.")
     decoding: DecodingSection
     trajectory: list[TrajectoryRow]
-    prompt: PromptSection
+    prompt: Prompt
     provenance: Provenance
 
     def to_payload(self) -> dict[str, Any]:
@@ -202,6 +256,8 @@ __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
     "DecodingSection",
+    "ChatMessage",
+    "ChatPromptSection",
     "DecodingSettings",
     "ExportDemonstration",
     "ExportDocument",

@@ -44,8 +44,9 @@ class PromptTemplate(ABC):
       every branch); ``render_step`` checks this across branches.
     * ``render_target(rules, demos, prompt)`` is the text that follows the leaf when the reference answer is
       the answer: the reference and what closes an answer; ``None`` when the prompt has no reference.
-    * ``stop_strings`` end a generated answer; ``extract_answer`` takes the answer out of generated text that
-      stopped at one of them, at end of sequence, or at the token limit.
+    * ``stop_strings`` end a generated answer, and so does sampling one of ``stop_token_ids`` (control tokens
+      such as a chat template's end-of-turn, whose text engines do not decode); ``extract_answer`` takes the
+      answer out of generated text that stopped at one of them, at end of sequence, or at the token limit.
     * ``parse_special_tokens`` says whether rendered text writes control tokens as text that must be encoded
       as those tokens (chat templates); when false, text that looks like a special token is plain text.
     """
@@ -56,6 +57,11 @@ class PromptTemplate(ABC):
     @abstractmethod
     def stop_strings(self) -> tuple[str, ...]:
         """Strings that end a generated answer."""
+
+    @property
+    def stop_token_ids(self) -> tuple[int, ...]:
+        """Token ids that end a generated answer when sampled (none unless a template declares them)."""
+        return ()
 
     @abstractmethod
     def render_context(self, rules: str, demonstrations: Sequence[Demonstration]) -> str:
@@ -76,8 +82,8 @@ class PromptTemplate(ABC):
         """The answer in a generated continuation of a leaf."""
 
     def generation_params(self, decoding: DecodingParams) -> DecodingParams:
-        """``decoding`` as sent to the engines: the template's ``stop_strings`` added to its own stop strings."""
-        return decoding.with_stop(*self.stop_strings)
+        """``decoding`` as sent to the engines: the template's ``stop_strings`` and ``stop_token_ids`` added."""
+        return decoding.with_stop(*self.stop_strings).with_stop_token_ids(*self.stop_token_ids)
 
     def answers(self, generations: Sequence[LeafGeneration]) -> list[LeafGeneration]:
         """The generations with their text cut down to the answer (``extract_answer``), in the same order."""

@@ -30,8 +30,12 @@ class ChatTemplate(PromptTemplate):
     adds to that. Each render must start with the one before it; chat templates for which that does not hold
     (e.g. ones that render the last assistant message differently) raise ``TemplateError`` naming the renders.
 
-    ``chat_template`` overrides the tokenizer's own template. ``stop_strings`` defaults to the end-of-turn text
-    the template writes after an assistant message (e.g. ``<|im_end|>``), found by rendering a probe turn.
+    ``chat_template`` overrides the tokenizer's own template. ``end_of_turn`` is the text the template writes
+    after an assistant message (e.g. ``<|im_end|>\n``), found by rendering a probe turn. An answer ends at the
+    end-of-turn *token*: ``stop_token_ids`` are the id of the first control token of ``end_of_turn`` (when it
+    writes one, such as ``<|im_end|>``, ``<|eot_id|>`` or ``</s>``) and the tokenizer's EOS id. Engines decode
+    without control tokens, so their text never matches as a stop string; the id does. ``stop_strings``
+    defaults to the end-of-turn text as well, for templates whose end-of-turn is plain text.
 
     The rendered text is tokenized with special-token parsing (the template writes its control tokens as text),
     so, as with ``apply_chat_template(tokenize=True)``, control-token text inside a message's content becomes
@@ -59,10 +63,16 @@ class ChatTemplate(PromptTemplate):
         if any(not stop for stop in stop_strings):
             raise ValueError(f"stop_strings must be non-empty strings, got {tuple(stop_strings)!r}")
         self._stop_strings = tuple(stop_strings)
+        self._stop_token_ids = self._end_of_turn_ids()
 
     @property
     def stop_strings(self) -> tuple[str, ...]:
         return self._stop_strings
+
+    @property
+    def stop_token_ids(self) -> tuple[int, ...]:
+        """The end-of-turn token's id (when ``end_of_turn`` writes a control token), then the tokenizer's EOS."""
+        return self._stop_token_ids
 
     @property
     def end_of_turn(self) -> str:
@@ -70,10 +80,10 @@ class ChatTemplate(PromptTemplate):
         return self._end_of_turn
 
     def render_context(self, rules: str, demonstrations: Sequence[Demonstration]) -> str:
-        return self._render(_context_messages(rules, demonstrations), add_generation_prompt=False)
+        return self._render(context_messages(rules, demonstrations), add_generation_prompt=False)
 
     def render_leaf(self, rules: str, demonstrations: Sequence[Demonstration], prompt: HeldOutPrompt) -> str:
-        context = _context_messages(rules, demonstrations)
+        context = context_messages(rules, demonstrations)
         before = self._render(context, add_generation_prompt=False)
         after = self._render(context + _leaf_messages(prompt), add_generation_prompt=True)
         return _appended(
@@ -88,7 +98,7 @@ class ChatTemplate(PromptTemplate):
     ) -> str | None:
         if prompt.reference is None:
             return None
-        messages = _context_messages(rules, demonstrations) + _leaf_messages(prompt)
+        messages = context_messages(rules, demonstrations) + _leaf_messages(prompt)
         before = self._render(messages, add_generation_prompt=True)
         answered = messages + [{"role": "assistant", "content": prompt.reference}]
         after = self._render(answered, add_generation_prompt=False)
@@ -121,6 +131,14 @@ class ChatTemplate(PromptTemplate):
             )
         return added[len(_PROBE_ANSWER) :]
 
+    def _end_of_turn_ids(self) -> tuple[int, ...]:
+        control = _control_token_ids(self._tokenizer)
+        written = self._tokenizer.encode(self._end_of_turn, add_special_tokens=False) if self._end_of_turn else []
+        marker = next((int(i) for i in written if int(i) in control), None)
+        eos = getattr(self._tokenizer, "eos_token_id", None)
+        eos_ids = [eos] if isinstance(eos, int) else list(eos or [])
+        return tuple(dict.fromkeys(int(i) for i in [*([marker] if marker is not None else []), *eos_ids]))
+
     def _render(self, messages: list[Message], *, add_generation_prompt: bool) -> str:
         if not messages:
             return ""
@@ -146,16 +164,25 @@ class ChatTemplate(PromptTemplate):
         return text
 
 
-def _turn_messages(turn: Turn) -> list[Message]:
-    return [{"role": "user", "content": turn.query}, {"role": "assistant", "content": turn.answer}]
+def _control_token_ids(tokenizer: Any) -> set[int]:
+    """Ids of the tokenizer's special tokens: those it names and the added tokens marked special."""
+    named = {int(i) for i in getattr(tokenizer, "all_special_ids", ()) or ()}
+    added = getattr(tokenizer, "added_tokens_decoder", None) or {}
+    return named | {int(i) for i, token in added.items() if getattr(token, "special", False)}
 
 
-def _context_messages(rules: str, demonstrations: Sequence[Demonstration]) -> list[Message]:
+def context_messages(rules: str, demonstrations: Sequence[Demonstration]) -> list[Message]:
+    """The chat messages of the rules and ``demonstrations``: a system message with the rules (none when they are
+    empty), then a user and an assistant message for every turn of every demonstration, in order."""
     messages: list[Message] = [{"role": "system", "content": rules}] if rules else []
     for demo in demonstrations:
         for turn in demo.turns:
             messages.extend(_turn_messages(turn))
     return messages
+
+
+def _turn_messages(turn: Turn) -> list[Message]:
+    return [{"role": "user", "content": turn.query}, {"role": "assistant", "content": turn.answer}]
 
 
 def _leaf_messages(prompt: HeldOutPrompt) -> list[Message]:
@@ -167,4 +194,4 @@ def _appended(before: str, after: str, before_name: str, after_name: str) -> str
     return text_added(before, after, summary=_NOT_INCREMENTAL, before_name=before_name, after_name=after_name)
 
 
-__all__ = ["ChatTemplate"]
+__all__ = ["ChatTemplate", "Message", "context_messages"]

@@ -195,6 +195,23 @@ class EngineContract:
                 assert (after.text, after.finish_reason) == (before.text, before.finish_reason)
         assert cut_somewhere
 
+    def test_stop_token_ids_end_the_answer_at_that_id(self, engine: Engine, tree: PrefixTree) -> None:
+        plain = engine.generate(tree, DecodingParams(max_tokens=GEN_TOKENS)).generations
+        chosen = next((g for g in plain if len(g.token_ids) >= 3), None)
+        assert chosen is not None, "no greedy answer is 3 tokens long"
+        stop_id = chosen.token_ids[2]
+        stopped = engine.generate(tree, DecodingParams(max_tokens=GEN_TOKENS, stop_token_ids=(stop_id,)))
+        for before, after in zip(plain, stopped.generations, strict=True):
+            if stop_id in before.token_ids:
+                end = before.token_ids.index(stop_id) + 1
+                assert after.token_ids == before.token_ids[:end]  # the stop id is reported, as vLLM does
+                assert after.finish_reason == "stop"
+                assert before.text.startswith(after.text)  # the stop token's text is left out
+            else:
+                assert (after.token_ids, after.text) == (before.token_ids, before.text)
+        stopped_chosen = stopped.generations[plain.index(chosen)]
+        assert len(stopped_chosen.token_ids) <= 3 < GEN_TOKENS
+
     def test_seeded_sampling_is_reproducible(self, engine: Engine, tree: PrefixTree) -> None:
         params = DecodingParams(temperature=1.0, top_p=0.95, max_tokens=GEN_TOKENS, seed=1234)
         first = engine.generate(tree, params).generations

@@ -16,9 +16,9 @@ from workers.engines.sampling import TokenChooser, find_stop
 class Completion:
     """What one request generated.
 
-    ``token_ids`` are all sampled tokens, including the EOS token or the token that completed a stop string
-    (as vLLM reports them); ``text`` excludes EOS and stops before the first stop string.
-    ``finish_reason`` is ``"stop"`` (EOS or stop string) or ``"length"`` (``max_tokens`` reached).
+    ``token_ids`` are all sampled tokens, including the EOS or stop token id or the token that completed a stop
+    string (as vLLM reports them); ``text`` excludes that id and stops before the first stop string.
+    ``finish_reason`` is ``"stop"`` (EOS, stop token id or stop string) or ``"length"`` (``max_tokens`` reached).
     """
 
     token_ids: tuple[int, ...]
@@ -28,15 +28,18 @@ class Completion:
 
 @dataclass(frozen=True)
 class StopRules:
+    """When a request ends: ``stop_ids`` (the model's EOS ids and the request's ``stop_token_ids``) are checked
+    on each newly sampled id, ``stop`` strings on the decoded text, ``max_tokens`` on the count."""
+
     max_tokens: int
     stop: tuple[str, ...]
-    eos_ids: frozenset[int]
+    stop_ids: frozenset[int]
 
 
 def _finished(generated: list[int], rules: StopRules, detokenize: Callable[[list[int]], str]) -> Completion | None:
     """The completion if ``generated`` (just extended by one token) ends the request, else ``None``."""
     last = generated[-1]
-    if last in rules.eos_ids:
+    if last in rules.stop_ids:
         return Completion(tuple(generated), detokenize(generated[:-1]), "stop")
     if rules.stop:
         text = detokenize(generated)

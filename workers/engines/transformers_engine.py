@@ -254,7 +254,11 @@ class TransformersEngine(Engine):
         reused = 0
         if tree.branches and tree.leaves:
             chooser = TokenChooser(params)
-            rules = StopRules(max_tokens=params.max_tokens, stop=params.stop, eos_ids=self._eos_ids)
+            rules = StopRules(
+                max_tokens=params.max_tokens,
+                stop=params.stop,
+                stop_ids=self._eos_ids | frozenset(params.stop_token_ids),
+            )
             with torch.inference_mode():
                 reused = self._prefix.ensure(tree.prefix_ids)
                 batches = _length_batches(tree.leaves, with_target=False, batch_size=self._batch_size)

@@ -319,6 +319,7 @@ class VLLMEngine(Engine):
             repetition_penalty=params.repetition_penalty,
             max_tokens=params.max_tokens,
             stop=list(params.stop) or None,
+            stop_token_ids=list(params.stop_token_ids) or None,
             include_stop_str_in_output=False,
             seed=seed,
         )

@@ -37,9 +37,15 @@ class StoredSearch:
 
 
 def write_stored_search(
-    root: Path, *, name: str = "stored", position: str = "before_fixed", template: str = "urial"
+    root: Path,
+    *,
+    name: str = "stored",
+    position: str = "before_fixed",
+    template: str = "urial",
+    chat_template: str | None = None,
 ) -> StoredSearch:
-    """Store a finished two-step search under ``root`` (its data files, config and ``searches.db``)."""
+    """Store a finished two-step search under ``root`` (its data files, config and ``searches.db``);
+    ``chat_template`` is the config's ``template.chat_template`` (with ``template="chat"``)."""
     root.mkdir(parents=True, exist_ok=True)
     pool = tuple(Demonstration.single(f"query {i}", f"answer {i}", source=f"pool.jsonl:{i + 1}") for i in range(4))
     fixed = (Demonstration.single("fixed query", "fixed answer", source="fixed.txt#0"),)
@@ -50,7 +56,8 @@ def write_stored_search(
     config_file.write_text(yaml.safe_dump({
         "name": name,
         "model": {"path": "org/base-model"},
-        "template": {"kind": template, "position": position},
+        "template": {"kind": template, "position": position,
+                     **({"chat_template": chat_template} if chat_template is not None else {})},
         "data": {"pool": {"path": "pool.jsonl"}, "heldout": {"path": "heldout.jsonl"}},
         "strategy": {"max_steps": 2},
         "scorer": {"kind": "match"},

@@ -19,11 +19,13 @@ from jsonschema import Draft202012Validator
 
 from db import Store, TuningResult
 from demo_search.export import ExportDocument, ExportError, build_export
+from demo_search.export.model import ChatPromptSection
 from demo_search.export.schema import SCHEMA_FILE, main, render_schema
 from demo_search.tuning.prompt import prompt_key
 from demo_search.tuning.results import tuned_best_set
 from demo_search.tuning.study import study_name
 from tests.demo_search.cli.stored import write_stored_search
+from tests.demo_search.templates.chatml import CHATML
 
 pytestmark = pytest.mark.hand_written_searches  # stored.py writes its search row by row, not through the driver
 
@@ -65,6 +67,7 @@ def documents(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, A
         "before_fixed": {"position": "before_fixed"},
         "after_fixed": {"position": "after_fixed"},
         "chat": {"template": "chat"},
+        "chat_with_template": {"template": "chat", "chat_template": CHATML},
     }.items():
         search = write_stored_search(root / label, name=label, **options)
         with Store.open(search.url, create=False) as store:
@@ -101,8 +104,29 @@ def test_the_tuned_section_is_the_stored_result_of_this_prompt(documents: dict[s
     assert documents["after_fixed"]["decoding"]["tuned"] is None  # another search, never tuned
 
 
-def test_a_chat_export_has_no_query_template(documents: dict[str, dict[str, Any]]) -> None:
-    assert set(documents["chat"]["prompt"]) == {"text"}
+def searched_messages(document: dict[str, Any]) -> list[dict[str, str]]:
+    """The rules as system message, then each turn of each demonstration (in prompt order) as user + assistant."""
+    messages = [{"role": "system", "content": document["template"]["rules"]}]
+    for demo in document["demonstrations"]:
+        for turn in demo["turns"]:
+            messages += [{"role": "user", "content": turn["query"]}, {"role": "assistant", "content": turn["answer"]}]
+    return messages
+
+
+def test_a_chat_export_holds_the_messages_it_searched(documents: dict[str, dict[str, Any]]) -> None:
+    chat = documents["chat"]
+    assert set(chat["prompt"]) == {"messages"}  # no URIAL text, no query template: the chat template renders them
+    assert chat["prompt"]["messages"] == searched_messages(chat)
+    assert len(chat["prompt"]["messages"]) == 1 + 2 * 3  # rules + two chosen demonstrations + the fixed one
+    assert [d["role"] for d in chat["demonstrations"]] == ["selected", "selected", "fixed"]
+    with_template = documents["chat_with_template"]["prompt"]
+    assert with_template == {"messages": searched_messages(documents["chat_with_template"]), "chat_template": CHATML}
+    read_back = ExportDocument.from_payload(chat).prompt
+    assert isinstance(read_back, ChatPromptSection)
+    assert [m.model_dump() for m in read_back.messages] == chat["prompt"]["messages"]
+
+
+def test_a_urial_export_has_the_rendered_text_and_a_query_template(documents: dict[str, dict[str, Any]]) -> None:
     assert set(documents["before_fixed"]["prompt"]) == {"text", "query_template"}
     assert documents["before_fixed"]["prompt"]["query_template"].count("{query}") == 1
 
@@ -181,9 +205,31 @@ OPTIONAL = {
 }
 
 
-@pytest.mark.parametrize("edit", [*BROKEN.values(), *OPTIONAL.values()], ids=[*BROKEN, *OPTIONAL])
-def test_the_model_and_the_shipped_schema_agree(documents: dict[str, dict[str, Any]], edit: Callable) -> None:
-    document = copy.deepcopy(documents["before_fixed"])
+BROKEN_CHAT = {
+    "message with an unknown role": _set("prompt.messages.0.role", "tool"),
+    "message without content": _drop("prompt.messages.1.content"),
+    "message content as a list": _set("prompt.messages.1.content", ["a"]),
+    "messages and text": _set("prompt.text", "# Query:"),
+    "no messages": _drop("prompt.messages"),
+    "null chat template": _set("prompt.chat_template", None),
+}
+
+OPTIONAL_CHAT = {
+    "a chat template": _set("prompt.chat_template", CHATML),
+    "no message": _set("prompt.messages", []),
+}
+
+
+@pytest.mark.parametrize(
+    ("label", "edit"),
+    [*(("before_fixed", edit) for edit in (*BROKEN.values(), *OPTIONAL.values())),
+     *(("chat", edit) for edit in (*BROKEN_CHAT.values(), *OPTIONAL_CHAT.values()))],
+    ids=[*BROKEN, *OPTIONAL, *BROKEN_CHAT, *OPTIONAL_CHAT],
+)
+def test_the_model_and_the_shipped_schema_agree(
+    documents: dict[str, dict[str, Any]], label: str, edit: Callable
+) -> None:
+    document = copy.deepcopy(documents[label])
     edit(document)
     schema_errors = [e.message for e in shipped_validator().iter_errors(document)]
     try:
@@ -192,5 +238,5 @@ def test_the_model_and_the_shipped_schema_agree(documents: dict[str, dict[str, A
     except ExportError as error:
         model_problems = list(error.problems)
     assert bool(schema_errors) == bool(model_problems), (schema_errors, model_problems)
-    expected_refused = edit in BROKEN.values()
+    expected_refused = edit in (*BROKEN.values(), *BROKEN_CHAT.values())
     assert bool(model_problems) == expected_refused, model_problems

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from demo_search.templates import ChatTemplate, TemplateError, layout_step, candidate_plans, render_step
+from demo_search.templates import (
+    ChatTemplate,
+    TemplateError,
+    UrialTemplate,
+    candidate_plans,
+    layout_step,
+    render_step,
+)
 from demo_search.types import Demonstration, HeldOutPrompt, Turn
 from tests.demo_search.templates.chatml import CHATML
+from workers.decoding import DecodingParams
 from workers.tiny import build_byte_tokenizer
 
 # Writes the conversation's length into the system message: a longer conversation then does not start with the
@@ -112,3 +120,36 @@ def test_chat_step_renders_leaves_shared_by_every_branch(tokenizer):
     step = render_step(template, "R", layout, [PROMPT])
     assert [b.text for b in step.branches] == ["<|user|>\nq1</s>\n<|assistant|>\na1</s>\n", "<|user|>\nq2</s>\n<|assistant|>\na2</s>\n"]
     assert step.leaves[0].prompt == template.render_leaf("R", pool, PROMPT)
+
+
+def test_the_end_of_turn_token_and_eos_are_stop_token_ids():
+    from tests.support.chat_model import CHATML as REAL_CHATML
+    from tests.support.chat_model import IM_END, chat_tokenizer
+
+    tokenizer = chat_tokenizer()
+    template = ChatTemplate(tokenizer, chat_template=REAL_CHATML)
+    im_end = tokenizer.convert_tokens_to_ids(IM_END)
+    assert (template.end_of_turn, im_end, tokenizer.eos_token_id) == ("<|im_end|>\n", 260, 2)
+    assert template.stop_token_ids == (im_end, tokenizer.eos_token_id)
+    params = template.generation_params(DecodingParams(stop=("\n\n",), stop_token_ids=(7,)))
+    assert (params.stop, params.stop_token_ids) == (("\n\n", "<|im_end|>"), (7, im_end, 2))
+
+
+def test_an_end_of_turn_added_as_a_special_token_counts_too():
+    tokenizer = build_byte_tokenizer()
+    tokenizer.add_tokens(["<|eot_id|>"], special_tokens=True)  # special, yet not among the named special tokens
+    eot = "{% for m in messages %}{{ m['role'] + ': ' + m['content'] + '<|eot_id|>' }}{% endfor %}"
+    template = ChatTemplate(tokenizer, chat_template=eot + "{% if add_generation_prompt %}assistant: {% endif %}")
+    assert template.stop_token_ids == (tokenizer.convert_tokens_to_ids("<|eot_id|>"), 2)
+
+
+def test_an_eos_end_of_turn_and_a_plain_text_one(tokenizer):
+    assert ChatTemplate(tokenizer, chat_template=CHATML).stop_token_ids == (2,)  # '</s>\n': the EOS itself
+    plain = "{% for m in messages %}{{ m['role'] + ': ' + m['content'] + '\n###\n' }}{% endfor %}"
+    template = ChatTemplate(tokenizer, chat_template=plain + "{% if add_generation_prompt %}assistant: {% endif %}")
+    assert (template.end_of_turn, template.stop_strings, template.stop_token_ids) == ("\n###\n", ("###",), (2,))
+
+
+def test_the_urial_template_declares_no_stop_token_ids():
+    params = UrialTemplate().generation_params(DecodingParams())
+    assert params.stop_token_ids == ()
