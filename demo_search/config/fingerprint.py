@@ -22,7 +22,8 @@ spread); the sections of the scorers that ``scorer.kind`` does not select; and t
 ``scorer.judge.base_url``, ``api_key_env``, ``timeout_s``, ``max_retries`` and ``concurrency``.
 
 The overall ``digest`` is the SHA-256 of the canonical JSON of the parts, so it is independent of key order and
-equal for equal configurations. ``diff_fingerprints`` names the parts that differ.
+equal for equal configurations. ``diff_fingerprints`` names the parts that differ; a setting added to the schema
+after a search was stored is no difference while it is at its default (so upgrading never strands a search).
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
+from pydantic.fields import FieldInfo
 
 from demo_search.config.paths import is_local_model, model_directory
 from demo_search.config.schema import SearchConfig
@@ -69,10 +71,12 @@ _CHUNK = 1024 * 1024
 @dataclass(frozen=True)
 class Fingerprint:
     """``digest``: the overall hash; ``parts``: key path (with a `` (contents)`` / `` (hub id)`` suffix for
-    files and models) -> hash of that part."""
+    files and models) -> hash of that part; ``defaults``: key path -> the hash that part has at the field's
+    default (plain settings with a default only; not stored, used by ``diff_fingerprints``)."""
 
     digest: str
     parts: Mapping[str, str] = field(default_factory=dict)
+    defaults: Mapping[str, str] = field(default_factory=dict)
 
 
 def canonical_json(value: Any) -> str:
@@ -126,14 +130,22 @@ def model_dir_digest(directory: Path, key: str) -> str:
     return _sha256_text(canonical_json(manifest))
 
 
-def _leaves(model: BaseModel, dumped: Mapping[str, Any], prefix: str) -> Iterator[tuple[str, Any]]:
-    for name in type(model).model_fields:
+def _leaves(model: BaseModel, dumped: Mapping[str, Any], prefix: str) -> Iterator[tuple[str, Any, FieldInfo]]:
+    for name, info in type(model).model_fields.items():
         path = f"{prefix}{name}"
         value = getattr(model, name)
         if isinstance(value, BaseModel):
             yield from _leaves(value, dumped[name], f"{path}.")
         else:
-            yield path, dumped[name]
+            yield path, dumped[name], info
+
+
+def _default_hash(info: FieldInfo) -> str | None:
+    """The part hash of a field left at its default (``None`` for a required field)."""
+    if info.is_required():
+        return None
+    default = info.get_default(call_default_factory=True)
+    return _sha256_text(canonical_json(TypeAdapter(info.annotation).dump_python(default, mode="json")))
 
 
 def _included(path: str, scorer_kind: str) -> bool:
@@ -150,7 +162,8 @@ def compute_fingerprint(config: SearchConfig) -> Fingerprint:
     Raises ``ConfigError`` when a referenced file has disappeared since the config was loaded.
     """
     parts = {"fingerprint_version": _sha256_text(canonical_json(FINGERPRINT_VERSION))}
-    for path, value in _leaves(config, config.model_dump(mode="json"), ""):
+    defaults = {}
+    for path, value, info in _leaves(config, config.model_dump(mode="json"), ""):
         if not _included(path, config.scorer.kind):
             continue
         if path in DATA_FILES:
@@ -162,13 +175,24 @@ def compute_fingerprint(config: SearchConfig) -> Fingerprint:
             parts[f"{path} (hub id)"] = _sha256_text(canonical_json(value))
         else:
             parts[path] = _sha256_text(canonical_json(value))
-    return Fingerprint(digest=_sha256_text(canonical_json(parts)), parts=parts)
+            default = _default_hash(info)
+            if default is not None:
+                defaults[path] = default
+    return Fingerprint(digest=_sha256_text(canonical_json(parts)), parts=parts, defaults=defaults)
 
 
-def diff_fingerprints(old_parts: Mapping[str, str], new_parts: Mapping[str, str]) -> list[str]:
-    """The part keys whose hashes differ or that only one side has, sorted.
+def diff_fingerprints(old_parts: Mapping[str, str], new: Fingerprint) -> list[str]:
+    """The part keys whose hashes differ or that only one side has, sorted; a key only ``new`` has is no
+    difference when its value is the field's default (a setting added in a later version, left at the default
+    that keeps the earlier behaviour, so searches stored before it existed still resume).
 
     For a message such as ``refusing to resume: config differs in decoding.temperature, data.pool.path
     (contents)``.
     """
-    return sorted(key for key in old_parts.keys() | new_parts.keys() if old_parts.get(key) != new_parts.get(key))
+    differs = []
+    for key in sorted(old_parts.keys() | new.parts.keys()):
+        if key not in old_parts and new.parts[key] == new.defaults.get(key):
+            continue
+        if old_parts.get(key) != new.parts.get(key):
+            differs.append(key)
+    return differs

@@ -59,7 +59,7 @@ def run_search(
             )
             logger.info("search %r created in %s", config.name, store.url)
         else:
-            differs = diff_fingerprints(existing.fingerprint_parts, fingerprint.parts)
+            differs = diff_fingerprints(existing.fingerprint_parts, fingerprint)
             if differs:
                 raise ResumeRefusedError(
                     f"refusing to continue search {config.name!r}: its configuration changed",

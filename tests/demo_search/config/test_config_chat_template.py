@@ -32,7 +32,7 @@ def test_the_default_is_none_and_it_is_fingerprinted_by_its_text(workspace):
     inline = compute_fingerprint(load_config(write(workspace, chat_config(CHATML))))
     assert from_file.digest == inline.digest  # where the template was written changes nothing
     edited = compute_fingerprint(load_config(write(workspace, chat_config(CHATML + "{{ '' }}"))))
-    assert diff_fingerprints(inline.parts, edited.parts) == ["template.chat_template"]
+    assert diff_fingerprints(inline.parts, edited) == ["template.chat_template"]
 
 
 def test_a_stored_config_reloads_to_the_same_template(workspace):

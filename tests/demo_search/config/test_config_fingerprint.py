@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from demo_search.config import compute_fingerprint, diff_fingerprints, load_config
+from demo_search.config import Fingerprint, compute_fingerprint, diff_fingerprints, load_config
 from demo_search.config import fingerprint as fingerprint_module
 from demo_search.errors import ConfigError
 from tests.demo_search.config.config_files import BASE, write
@@ -41,7 +41,7 @@ def test_fingerprint_names_a_changed_result_field(workspace):
     old = compute_fingerprint(load_config(path))
     new = compute_fingerprint(load_config(path, ["decoding.temperature=0.7", "template.position=after_fixed"]))
     assert new.digest != old.digest
-    assert diff_fingerprints(old.parts, new.parts) == ["decoding.temperature", "template.position"]
+    assert diff_fingerprints(old.parts, new) == ["decoding.temperature", "template.position"]
 
 
 def test_fingerprint_follows_data_file_contents_not_their_location(workspace):
@@ -52,7 +52,7 @@ def test_fingerprint_follows_data_file_contents_not_their_location(workspace):
     assert compute_fingerprint(load_config(path, ["data.pool.path=moved/pool.jsonl"])) == old
     (workspace / "pool.jsonl").write_text('{"instruction": "a", "output": "changed"}\n', encoding="utf-8")
     new = compute_fingerprint(load_config(path))
-    assert diff_fingerprints(old.parts, new.parts) == ["data.pool.path (contents)"]
+    assert diff_fingerprints(old.parts, new) == ["data.pool.path (contents)"]
 
 
 def test_fingerprint_follows_optional_files_and_model_contents(workspace):
@@ -60,9 +60,9 @@ def test_fingerprint_follows_optional_files_and_model_contents(workspace):
     path = write(workspace, BASE)
     old = compute_fingerprint(load_config(path))
     with_rules = compute_fingerprint(load_config(path, ["template.rules_file=rules.txt"]))
-    assert diff_fingerprints(old.parts, with_rules.parts) == ["template.rules_file (contents)"]
+    assert diff_fingerprints(old.parts, with_rules) == ["template.rules_file (contents)"]
     (workspace / "model" / "model.safetensors").write_bytes(b"\x01" * 64)
-    assert diff_fingerprints(old.parts, compute_fingerprint(load_config(path)).parts) == ["model.path (contents)"]
+    assert diff_fingerprints(old.parts, compute_fingerprint(load_config(path))) == ["model.path (contents)"]
 
 
 def test_large_model_files_are_fingerprinted_by_size_and_both_ends(workspace, monkeypatch):
@@ -71,7 +71,7 @@ def test_large_model_files_are_fingerprinted_by_size_and_both_ends(workspace, mo
     path = write(workspace, BASE)
     old = compute_fingerprint(load_config(path))
     (workspace / "model" / "model.safetensors").write_bytes(b"\x00" * 63 + b"\x01")
-    assert diff_fingerprints(old.parts, compute_fingerprint(load_config(path)).parts) == ["model.path (contents)"]
+    assert diff_fingerprints(old.parts, compute_fingerprint(load_config(path))) == ["model.path (contents)"]
 
 
 def test_fingerprint_covers_only_the_selected_scorer(workspace):
@@ -83,10 +83,9 @@ def test_fingerprint_covers_only_the_selected_scorer(workspace):
     moved = load_config(path, [*judge, "scorer.judge.base_url=http://other:8000/v1", "scorer.judge.timeout_s=5"])
     assert compute_fingerprint(moved) == as_judge
     renamed = compute_fingerprint(load_config(path, [*judge, "scorer.judge.model_name=gpt-4o"]))
-    assert diff_fingerprints(as_judge.parts, renamed.parts) == ["scorer.judge.model_name"]
-    assert {"scorer.kind", "scorer.judge.model_name", "scorer.judge.max_tokens"} <= set(
-        diff_fingerprints(old.parts, as_judge.parts)
-    )
+    assert diff_fingerprints(as_judge.parts, renamed) == ["scorer.judge.model_name"]
+    # The judge's settings left at their defaults (max_tokens) add nothing to the difference the kind makes.
+    assert diff_fingerprints(old.parts, as_judge) == ["scorer.judge.model_name", "scorer.kind"]
 
 
 def test_fingerprint_of_a_vanished_file_is_a_config_error(workspace):
@@ -99,6 +98,19 @@ def test_fingerprint_of_a_vanished_file_is_a_config_error(workspace):
 
 def test_diff_fingerprints_names_keys_present_on_one_side_only():
     old = {"a": "1", "b": "2", "model.path (contents)": "3"}
-    new = {"a": "1", "b": "9", "model.path (hub id)": "4"}
+    new = Fingerprint(digest="x", parts={"a": "1", "b": "9", "model.path (hub id)": "4"})
     assert diff_fingerprints(old, new) == ["b", "model.path (contents)", "model.path (hub id)"]
-    assert diff_fingerprints(old, dict(old)) == []
+    assert diff_fingerprints(old, Fingerprint(digest="y", parts=dict(old))) == []
+
+
+def test_a_setting_added_after_a_search_was_stored_matches_it_only_at_its_default(workspace):
+    """A search stored by an earlier version has no part for a setting added since: at its default the
+    setting is no difference (the search resumes), set to anything else it is."""
+    current = compute_fingerprint(load_config(write(workspace, BASE)))
+    stored_before = {k: v for k, v in current.parts.items() if k != "decoding.temperature"}
+    assert current.defaults["decoding.temperature"] == current.parts["decoding.temperature"]
+    assert diff_fingerprints(stored_before, current) == []
+    changed = compute_fingerprint(load_config(write(workspace, BASE + "decoding:\n  temperature: 0.7\n")))
+    assert diff_fingerprints(stored_before, changed) == ["decoding.temperature"]
+    # A part the stored search has and the current config lacks is always a difference.
+    assert diff_fingerprints({**current.parts, "template.retired": "h"}, current) == ["template.retired"]
