@@ -275,9 +275,11 @@ class SearchDriver:
                 self.store.record_evaluations(self.name, list(plan.not_asked))
             if not plan.units:
                 return True
+            pairs = sum(len(u.tree.leaves) for u in plan.units)
+            self.progress.step_started(step, len(plan.units), pairs, 0)
             logger.info(
-                "step %d: round %d asks %d follow-up prompt(s) of %d candidate set(s)",
-                step, round_index, sum(len(u.tree.leaves) for u in plan.units), len(plan.units),
+                "step %d: round %d asks %d follow-up prompt(s) of %d candidate set(s)", step, round_index, pairs,
+                len(plan.units),
             )
             if not self._run_units(step, list(plan.units), dict(plan.set_keys), failures, plan.prompts.__getitem__):
                 return False
