@@ -20,10 +20,10 @@ from demo_search.errors import DemoSearchError
 from demo_search.faults import failpoint
 from demo_search.scoring.base import Scorer
 from demo_search.search.candidates import BASE_PROPOSAL, Aggregate, Proposal, ScoredSet, rank
+from demo_search.search.follow_ups import plan_follow_ups
 from demo_search.search.problem import SearchProblem
 from demo_search.search.progress import NullProgress, ProgressSink
 from demo_search.search.strategies import Strategy
-from demo_search.search.turns import plan_follow_ups
 from demo_search.types import HeldOutPrompt
 from workers.decoding import DecodingParams
 from workers.tree import PrefixTree, ScoreResult
@@ -262,7 +262,7 @@ class SearchDriver:
         self, step: int, proposals: list[Proposal], skipped: dict[str, str], failures: dict[str, str]
     ) -> bool:
         """Generate the follow-up prompts (MT-Bench's turn 2) of every candidate set that was not skipped and did
-        not fail, round after round (see :func:`~demo_search.search.turns.plan_follow_ups`); the answers they
+        not fail, round after round (see :func:`~demo_search.search.follow_ups.plan_follow_ups`); the answers they
         are filled with are read back from the store, so a resumed step fills them the same way. ``False`` when
         the budget ran out."""
         round_index = 1

@@ -8,7 +8,8 @@ search computes:
 * generating answers (judge, match, reward scorers): the answer the model generated to the followed prompt
   *under the same candidate set*, as MT-Bench (FastChat) asks turn 2 after the model's own turn-1 answer. The
   search therefore generates in rounds: the prompts that follow nothing first, then each candidate's follow-ups
-  filled with that candidate's stored answers (:func:`fill_round`).
+  filled with that candidate's stored answers (:func:`fill_round`, planned by
+  :func:`demo_search.search.follow_ups.plan_follow_ups`).
 * scoring the log-likelihood of references (loglik): the followed prompt's reference answer (the reference
   conversation is scored, nothing is generated), so every prompt is ready at once (:func:`with_references`).
 
@@ -18,18 +19,9 @@ A filled prompt keeps its id, so its evaluation is stored under the prompt the d
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping, Sequence
 
-from db import Evaluation as StoredEvaluation
-from demo_search.search.candidates import CandidateSet
 from demo_search.types import HeldOutPrompt, Turn
-from workers.decoding import DecodingParams
-from workers.units import WorkUnit
-
-if TYPE_CHECKING:
-    from demo_search.search.problem import SearchProblem
 
 Answers = Callable[[str], str | None]
 """The answer to the prompt of an id, or ``None`` when there is none."""
@@ -74,60 +66,6 @@ def fill_round(
     return tuple(prompt for prompt in ready if prompt is not None)
 
 
-@dataclass(frozen=True)
-class FollowUpRound:
-    """The work of one follow-up round of a step: one generate unit per candidate set that has follow-ups ready.
-
-    ``set_keys`` and ``prompts`` map a unit id to its set key and to the held-out prompts of its leaves (the
-    filled follow-ups over the search's prompts); ``not_asked`` are the failed evaluations of filled prompts that
-    do not fit the context window, each saying why.
-    """
-
-    units: tuple[WorkUnit, ...]
-    set_keys: Mapping[str, str]
-    prompts: Mapping[str, Mapping[str, HeldOutPrompt]]
-    not_asked: tuple[StoredEvaluation, ...]
-
-
-def plan_follow_ups(
-    problem: SearchProblem,
-    answered: Iterable[tuple[CandidateSet, Sequence[StoredEvaluation]]],
-    *,
-    step: int,
-    round_index: int,
-    decoding: DecodingParams,
-) -> FollowUpRound:
-    """The next follow-up round of ``step``: for each candidate set with its stored evaluations, the follow-ups
-    :func:`fill_round` finds ready (answers: the stored outputs), as one single-branch unit ``step:set
-    key:round<n>``. A filled prompt whose request (with ``decoding.max_tokens``) exceeds the context window is not
-    asked but returned in ``not_asked``, so it counts as a failed evaluation and is not planned again."""
-    units: list[WorkUnit] = []
-    set_keys: dict[str, str] = {}
-    prompts: dict[str, Mapping[str, HeldOutPrompt]] = {}
-    not_asked: list[StoredEvaluation] = []
-    for candidate, rows in answered:
-        answers = {row.prompt_id: row.output for row in rows if row.output is not None}
-        ready = fill_round(problem.prompts, answers, {row.prompt_id for row in rows})
-        if not ready:
-            continue
-        tree = problem.step_tree([candidate], with_targets=False, prompts=ready)
-        fitting = []
-        for leaf in tree.leaves:
-            alone = dataclasses.replace(tree, leaves=(leaf,))
-            reasons = problem.over_context(alone, with_targets=False, max_new_tokens=decoding.max_tokens)
-            if reasons:
-                reason = f"not asked: {reasons[candidate.key]}"
-                not_asked.append(StoredEvaluation(candidate.key, leaf.leaf_id, score=None, error=reason))
-            else:
-                fitting.append(leaf)
-        if fitting:
-            unit_id = f"{step}:{candidate.key}:round{round_index}"
-            units.append(WorkUnit(unit_id, "generate", dataclasses.replace(tree, leaves=tuple(fitting)), decoding))
-            set_keys[unit_id] = candidate.key
-            prompts[unit_id] = {**problem.prompts_by_id, **{prompt.id: prompt for prompt in ready}}
-    return FollowUpRound(tuple(units), set_keys, prompts, tuple(not_asked))
-
-
 def with_references(prompts: Sequence[HeldOutPrompt]) -> tuple[HeldOutPrompt, ...]:
     """Every prompt, the follow-ups filled with the reference answers of the prompts they follow; ``ValueError``
     naming the first follow-up whose chain lacks a reference."""
@@ -151,11 +89,9 @@ def with_references(prompts: Sequence[HeldOutPrompt]) -> tuple[HeldOutPrompt, ..
 
 __all__ = [
     "Answers",
-    "FollowUpRound",
     "fill_round",
     "filled",
     "first_round",
     "follow_ups",
-    "plan_follow_ups",
     "with_references",
 ]
