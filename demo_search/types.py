@@ -107,7 +107,13 @@ class HeldOutPrompt:
     """A prompt the candidate demonstration sets are judged on.
 
     ``history`` holds earlier turns of a multi-turn prompt (rendered before ``query``); ``reference`` is the
-    reference answer, needed by likelihood scoring and by reference-based judges.
+    reference answer, needed by likelihood scoring and by reference-based judges; ``category`` is the data
+    file's category (MT-Bench's ``writing``, ``math``, ...), which chooses the judge's template.
+
+    ``follows`` is the id of the held-out prompt this one continues (MT-Bench's turn 2 follows its turn 1): the
+    earlier turns are then not fixed text but what the model answered, so such a prompt is stored with an
+    empty ``history``, and the search fills it, for each candidate set, with the followed prompt's history and
+    query and the answer generated to it (see ``demo_search.search.turns``).
     """
 
     id: str
@@ -116,6 +122,7 @@ class HeldOutPrompt:
     history: tuple[Turn, ...] = ()
     category: str | None = None
     source: str = ""
+    follows: str | None = None
 
     def __post_init__(self) -> None:
         if not self.id:
@@ -129,21 +136,26 @@ class HeldOutPrompt:
         history: tuple[Turn, ...] | list[Turn] = (),
         category: str | None = None,
         source: str = "",
+        follows: str | None = None,
     ) -> HeldOutPrompt:
-        """A held-out prompt whose id is the content id of its history, query and reference."""
+        """A held-out prompt whose id is the content id of its history, query and reference (and of the prompt it
+        follows, when it follows one)."""
         history = tuple(history)
+        parts: tuple[object, ...] = ("held_out", _turns_content(history), query, reference)
         return cls(
-            id=content_id("held_out", _turns_content(history), query, reference),
+            id=content_id(*parts) if follows is None else content_id(*parts, {"follows": follows}),
             query=query,
             reference=reference,
             history=history,
             category=category,
             source=source,
+            follows=follows,
         )
 
     def to_payload(self) -> dict[str, Any]:
-        """``{"id", "query", "reference", "history", "category", "source"}``: the form the store keeps."""
-        return {
+        """``{"id", "query", "reference", "history", "category", "source"}`` (and ``"follows"`` when it follows a
+        prompt): the form the store keeps."""
+        payload = {
             "id": self.id,
             "query": self.query,
             "reference": self.reference,
@@ -151,6 +163,7 @@ class HeldOutPrompt:
             "category": self.category,
             "source": self.source,
         }
+        return payload if self.follows is None else {**payload, "follows": self.follows}
 
     @classmethod
     def from_payload(cls, payload: Mapping[str, Any]) -> HeldOutPrompt:
@@ -163,6 +176,7 @@ class HeldOutPrompt:
             history=_turns_from_payload(payload.get("history", ())),
             category=payload.get("category"),
             source=payload.get("source", ""),
+            follows=payload.get("follows"),
         )
 
 

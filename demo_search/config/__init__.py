@@ -14,7 +14,7 @@ A file looks like this (every section but ``name`` and ``data`` may be left out;
                budget: {max_evaluations: null, max_tokens: null, max_wall_time_s: null}}
     scorer:   {kind: loglik, match: {mode: exact, pattern: null},
                judge: {backend: http, model: null, base_url: null, api_key_env: OPENAI_API_KEY,
-                       model_name: null, timeout_s: 60.0, max_retries: 3, concurrency: 8, max_tokens: 1024},
+                       model_name: null, timeout_s: 60.0, max_retries: 3, concurrency: 8, max_tokens: 2048},
                reward: {model: null}}
     decoding: {temperature: 0.0, top_p: 1.0, top_k: 0, repetition_penalty: 1.0, max_tokens: 256, stop: [],
                seed: null}

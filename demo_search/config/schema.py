@@ -184,7 +184,7 @@ class JudgeConfig(Section):
     timeout_s: PositiveFloat = 60.0
     max_retries: NonNegativeInt = 3
     concurrency: PositiveInt = 8
-    max_tokens: PositiveInt = 1024
+    max_tokens: PositiveInt = Field(2048, description="the most tokens of one judgement (FastChat: 2048)")
 
 
 class RewardConfig(Section):

@@ -17,11 +17,12 @@ Formats (the ``format`` argument of the loaders):
 ``mtbench``
     MT-Bench ``question.jsonl``: ``{question_id, category, turns: [...], reference?: [...]}``. ``turns`` picks
     what is used: ``"first"`` (default) the first turn only; ``"both"`` every turn. For held-out prompts,
-    ``"both"`` makes one prompt per turn, and turn *n* carries turns 1..n-1 as history, *each with its reference
-    answer*: a follow-up ("Rewrite your previous response...") is meaningless without the answer it refers to,
-    and the reference is the only answer the file holds. A question whose earlier turns lack a reference gets
-    its first-turn prompt only, and a warning says which later turns were skipped. In MT-Bench an empty string
-    in ``reference`` means "no reference for this turn". As a pool, every used turn needs its reference answer.
+    ``"both"`` makes one prompt per turn, and turn *n* ``follows`` turn *n*-1: as in MT-Bench (FastChat), a
+    follow-up ("Rewrite your previous response...") is asked after the answer the model itself gave to the
+    earlier turn, which the search generates first; so every turn of every question is a prompt, with or
+    without a reference. The question's ``category`` is kept on every prompt (it chooses the judge's
+    template). In MT-Bench an empty string in ``reference`` means "no reference for this turn". As a pool,
+    every used turn needs its reference answer.
 
 ``turns`` only affects ``mtbench``; ShareGPT conversations are always kept whole, single-turn formats have one
 turn. URIAL prompt files (``urial``) are not JSON records; :mod:`demo_search.data.loader` reads them.
@@ -258,33 +259,17 @@ class MTBenchFormat(RecordFormat):
         used = self._used(parsed, turns)
         references = self._references(parsed, len(used))
         prompts: list[HeldOutPrompt] = []
-        history: list[Turn] = []
         for index, (query, reference) in enumerate(zip(used, references)):
             prompts.append(
                 HeldOutPrompt.create(
                     query,
                     reference=reference,
-                    history=history,
                     category=parsed.category,
                     source=source if index == 0 else f"{source} (turn {index + 1})",
+                    follows=prompts[-1].id if prompts else None,
                 )
             )
-            if index + 1 == len(used):
-                break
-            if reference is None:
-                note = FieldIssue(
-                    f"turns[{index + 1}]",
-                    f"{_turn_range(index + 2, len(used))} skipped: the history needs the reference answer "
-                    f"of turn {index + 1}, and field 'reference[{index}]' is missing or empty",
-                    Severity.WARNING,
-                )
-                return Mapped(tuple(prompts), (note,))
-            history.append(Turn(query, reference))
         return Mapped(tuple(prompts))
-
-
-def _turn_range(first: int, last: int) -> str:
-    return f"turn {first}" if first == last else f"turns {first}-{last}"
 
 
 RECORD_FORMATS: Mapping[str, RecordFormat] = {

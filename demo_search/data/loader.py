@@ -13,8 +13,9 @@ What is an error and what is only a warning:
 * warnings, for what the loader handles by dropping or ignoring it: a duplicate (same content id as an earlier
   item of the file; the first is kept); an item whose text has more tokens than ``max_item_tokens`` (dropped,
   because it could not fit a prompt anyway, and one long item should not make a large pool unusable; if that
-  leaves nothing, the empty-set error fires); a leading ShareGPT system message (ignored); MT-Bench turns that
-  ``turns="both"`` cannot build. Identical warnings of many records are reported once, with their lines.
+  leaves nothing, the empty-set error fires); a leading ShareGPT system message (ignored); an MT-Bench later turn
+  (``turns="both"``) whose earlier turn was dropped. Identical warnings of many records are reported once, with
+  their lines.
 """
 
 from __future__ import annotations
@@ -292,6 +293,12 @@ def _drop_duplicates_and_long(
                            f"dropped")
                 problems.append(Problem(display, line, None, message, Severity.WARNING))
                 continue
+        follows = getattr(item, "follows", None)
+        if follows is not None and follows not in first_seen:
+            message = (f"{role.noun} follows {follows}, which was dropped (it is asked after that prompt's answer); "
+                       f"dropped")
+            problems.append(Problem(display, line, None, message, Severity.WARNING))
+            continue
         if item.id in first_seen:
             duplicates.append(Duplicate(here, first_seen[item.id], item.id))
             message = f"duplicate of the {role.noun} at {first_seen[item.id]} (same content, id {item.id}); dropped"

@@ -16,7 +16,7 @@ class Severity(str, Enum):
     """``ERROR`` makes a load fail (:meth:`LoadResult.raise_if_errors`); ``WARNING`` only informs.
 
     Warnings are used for things the loader handled by itself: duplicates and over-budget items it dropped,
-    leading system turns it ignored, second turns it could not build.
+    leading system turns it ignored, later turns whose earlier turn was dropped.
     """
 
     ERROR = "error"

@@ -29,7 +29,8 @@ _EXCERPT = 200
 class JudgeScorer(Scorer):
     """Rates each generated answer with ``backend`` (an HTTP endpoint or a local model); higher is better.
 
-    ``use_reference``: judge prompts that have a reference answer with MT-Bench's reference-guided template.
+    ``use_reference``: judge the prompts FastChat grades against a reference (its categories, see
+    :func:`~demo_search.scoring.judge_prompt.uses_reference`) with MT-Bench's reference-guided template.
     ``accept_single_brackets``: accept MT-Bench's fallback rating form ``[n]`` when the reply has no ``[[n]]``.
     Each evaluation's ``output`` is the judged answer; its ``detail`` holds the judge reply, the rating (when
     there is one), the template and the number of attempts. The scorer closes its backend on ``close()``.
@@ -67,7 +68,7 @@ class JudgeScorer(Scorer):
         return cls(backend)
 
     def evaluate(self, items: Sequence[LeafGeneration], prompts: Mapping[str, HeldOutPrompt]) -> list[Evaluation]:
-        requests = [self._request(item, prompts[item.leaf_id]) for item in items]
+        requests = [self._request(item, prompts) for item in items]
         replies = self.backend.judge_many(requests) if requests else []
         if len(replies) != len(requests) or any(q.request_id != r.request_id for q, r in zip(requests, replies)):
             raise JudgeError(
@@ -86,9 +87,11 @@ class JudgeScorer(Scorer):
     def close(self) -> None:
         self.backend.close()
 
-    def _request(self, item: LeafGeneration, prompt: HeldOutPrompt) -> JudgeRequest:
+    def _request(self, item: LeafGeneration, prompts: Mapping[str, HeldOutPrompt]) -> JudgeRequest:
         request_id = f"{item.branch_id}/{item.leaf_id}"
-        return build_judge_request(request_id, prompt, item.text, use_reference=self.use_reference)
+        return build_judge_request(
+            request_id, prompts[item.leaf_id], item.text, prompts=prompts, use_reference=self.use_reference
+        )
 
     def _evaluation(self, item: LeafGeneration, request: JudgeRequest, reply: JudgeReply) -> Evaluation:
         detail = {"template": request.template, "attempts": reply.attempts, "finish_reason": item.finish_reason}

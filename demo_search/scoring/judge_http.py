@@ -110,7 +110,7 @@ class HttpJudgeBackend(JudgeBackend):
         *,
         api_key_env: str = "OPENAI_API_KEY",
         timeout_s: float = 60.0,
-        max_tokens: int = 1024,
+        max_tokens: int = 2048,
         concurrency: int = 8,
         retry: RetryPolicy | None = None,
         seed: int | None = None,

@@ -59,7 +59,7 @@ class LocalJudgeBackend(JudgeBackend):
     ``JudgeError``. ``close()`` closes the engine when the backend built it (``from_model``).
     """
 
-    def __init__(self, engine: Engine, tokenizer: Any, *, max_tokens: int = 1024, name: str = "local judge") -> None:
+    def __init__(self, engine: Engine, tokenizer: Any, *, max_tokens: int = 2048, name: str = "local judge") -> None:
         if max_tokens < 1:
             raise ValueError(f"max_tokens must be >= 1, got {max_tokens}")
         self._engine = engine
@@ -73,7 +73,7 @@ class LocalJudgeBackend(JudgeBackend):
         cls,
         model: str | os.PathLike[str],
         *,
-        max_tokens: int = 1024,
+        max_tokens: int = 2048,
         kind: EngineKind = "transformers",
         dtype: str = "float32",
         device: str = "cpu",

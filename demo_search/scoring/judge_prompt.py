@@ -1,14 +1,19 @@
 """MT-Bench single-answer grading prompts, and reading the ``[[rating]]`` out of a judge's reply.
 
-The texts are those of MT-Bench (FastChat ``llm_judge/data/judge_prompts.jsonl``):
+The texts are those of MT-Bench (FastChat ``llm_judge/data/judge_prompts.jsonl``), chosen as FastChat's
+``gen_judgment.py`` chooses them:
 
-* ``single-v1``: a prompt without reference answer;
-* ``single-math-v1``: the reference-guided variant, used when the held-out prompt has a reference answer
-  (and reference use is on);
+* ``single-v1``: a prompt graded without reference answer;
+* ``single-math-v1``: the reference-guided variant, used only for the categories FastChat gives a reference
+  (``NEED_REF_CATS``: math, reasoning, coding, arena-hard-200; :func:`uses_reference`), when the prompt has a
+  reference answer (and reference use is on). A prompt without a category (data formats other than MT-Bench)
+  is graded with its reference whenever it has one;
 * ``single-v1-multi-turn`` / ``single-math-v1-multi-turn``: used when the held-out prompt has earlier turns.
-  MT-Bench's versions have exactly two turns; here the layout is extended to any number of earlier turns
-  (each earlier turn is shown with the answer stored in the prompt's history, the last one with the answer
-  being judged), and the instruction still asks about the answer to the last question.
+  The conversation shows each earlier turn with the answer in the prompt's history, which for MT-Bench's turn
+  2 is the model's own turn-1 answer (the search fills it, see ``HeldOutPrompt.follows``); the reference
+  conversation shows each earlier turn with *its* reference answer (:func:`reference_turns`). MT-Bench's
+  versions have exactly two turns; here the layout is extended to any number of earlier turns, and the
+  instruction still asks about the answer to the last question.
 
 Rating format (:func:`parse_rating`): the rating is the *last* ``[[n]]`` in the reply (``n`` an integer or a
 decimal); if the reply has none, the last ``[n]`` is taken, as MT-Bench's fallback does. MT-Bench takes the
@@ -21,6 +26,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from demo_search.types import HeldOutPrompt, Turn
@@ -92,15 +98,56 @@ class JudgeRequest:
         return [{"role": "system", "content": self.system}, {"role": "user", "content": self.user}]
 
 
+REFERENCE_CATEGORIES = frozenset({"math", "reasoning", "coding", "arena-hard-200"})
+"""The categories graded with a reference answer: FastChat's ``NEED_REF_CATS`` (``llm_judge/common.py``)."""
+
+
+def uses_reference(prompt: HeldOutPrompt) -> bool:
+    """Whether ``prompt`` is graded against its reference answer: it has one, and its category is one of
+    :data:`REFERENCE_CATEGORIES` or it has no category at all."""
+    return prompt.reference is not None and (prompt.category is None or prompt.category in REFERENCE_CATEGORIES)
+
+
+def reference_turns(prompt: HeldOutPrompt, prompts: Mapping[str, HeldOutPrompt]) -> tuple[Turn, ...] | None:
+    """The earlier turns of ``prompt`` with their reference answers, as the reference conversation shows them.
+
+    For a prompt that follows others (``follows``, looked up in ``prompts``): each followed prompt's query with
+    its reference, after the first one's own history; for a prompt with fixed history only: that history as
+    given (the data file's answers). ``None`` when a followed prompt is unknown or has no reference.
+    """
+    chain: list[Turn] = []
+    current = prompt
+    while current.follows is not None:
+        followed = prompts.get(current.follows)
+        if followed is None or followed.reference is None:
+            return None
+        chain.append(Turn(followed.query, followed.reference))
+        current = followed
+    return (*current.history, *reversed(chain))
+
+
 def build_judge_request(
-    request_id: str, prompt: HeldOutPrompt, answer: str, *, use_reference: bool = True
+    request_id: str,
+    prompt: HeldOutPrompt,
+    answer: str,
+    *,
+    prompts: Mapping[str, HeldOutPrompt] | None = None,
+    use_reference: bool = True,
 ) -> JudgeRequest:
     """The MT-Bench grading request for ``answer`` to ``prompt``.
 
-    The reference-guided template is used when ``use_reference`` and the prompt has a reference answer; the
-    multi-turn layout when the prompt has earlier turns (``prompt.history``).
+    The reference-guided template is used when ``use_reference`` and :func:`uses_reference` and, for a prompt
+    with earlier turns, every earlier turn has a reference (:func:`reference_turns`, which looks followed
+    prompts up in ``prompts``); the multi-turn layout when the prompt has earlier turns (``prompt.history``).
+    A prompt that follows another must come with its history filled (the answers the model gave), else
+    ``ValueError``.
     """
-    reference = prompt.reference if use_reference else None
+    if prompt.follows is not None and not prompt.history:
+        raise ValueError(
+            f"held-out prompt {prompt.id!r} follows {prompt.follows!r} but its history was not filled with the "
+            "answer generated to that prompt"
+        )
+    reference = prompt.reference if use_reference and uses_reference(prompt) else None
     if not prompt.history:
         if reference is None:
             return JudgeRequest(request_id, SYSTEM_PROMPT, SINGLE_V1.format(question=prompt.query, answer=answer))
@@ -109,11 +156,12 @@ def build_judge_request(
     turns = (*prompt.history, Turn(prompt.query, answer))
     ordinal = _ordinal(len(turns))
     conversation = _conversation("Assistant A's Conversation with User", "Assistant A", turns)
-    if reference is None:
+    earlier = reference_turns(prompt, prompts or {}) if reference is not None else None
+    if earlier is None:
         system = MULTI_TURN_SYSTEM.replace(_SECOND, ordinal, 1)
         return JudgeRequest(request_id, system, conversation, template="single-v1-multi-turn")
-    reference_turns = (*prompt.history, Turn(prompt.query, reference))
-    user = _conversation("Reference Answer", "Reference answer", reference_turns) + "\n\n\n" + conversation
+    referenced = (*earlier, Turn(prompt.query, reference))
+    user = _conversation("Reference Answer", "Reference answer", referenced) + "\n\n\n" + conversation
     system = MULTI_TURN_MATH_SYSTEM.replace(_SECOND, ordinal, 1)
     return JudgeRequest(request_id, system, user, template="single-math-v1-multi-turn")
 
@@ -176,9 +224,12 @@ def _last(pattern: re.Pattern[str], text: str) -> str | None:
 __all__ = [
     "MAX_RATING",
     "MIN_RATING",
+    "REFERENCE_CATEGORIES",
     "SYSTEM_PROMPT",
     "JudgeRequest",
     "ParsedRating",
     "build_judge_request",
     "parse_rating",
+    "reference_turns",
+    "uses_reference",
 ]

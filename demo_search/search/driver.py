@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -20,9 +20,11 @@ from demo_search.errors import DemoSearchError
 from demo_search.faults import failpoint
 from demo_search.scoring.base import Scorer
 from demo_search.search.candidates import BASE_PROPOSAL, Aggregate, Proposal, ScoredSet, rank
+from demo_search.search.follow_ups import plan_follow_ups
 from demo_search.search.problem import SearchProblem
 from demo_search.search.progress import NullProgress, ProgressSink
 from demo_search.search.strategies import Strategy
+from demo_search.types import HeldOutPrompt
 from workers.decoding import DecodingParams
 from workers.tree import PrefixTree, ScoreResult
 from workers.units import UnitResult, WorkUnit
@@ -224,21 +226,67 @@ class SearchDriver:
             step, len(proposals), len(units), pairs, len(stored), len(skipped),
         )
         failures: dict[str, str] = {}
+        if not self._run_units(step, units, set_keys, failures, lambda unit_id: self.problem.prompts_by_id):
+            return None
+        if self.problem.follow_ups and not self._with_targets and not self._ask_follow_ups(
+            step, proposals, skipped, failures
+        ):
+            return None
+        scored = [self._record_candidate(step, p, skipped, failures) for p in proposals]
+        return rank(scored)
+
+    def _run_units(
+        self,
+        step: int,
+        units: list[WorkUnit],
+        set_keys: dict[str, str],
+        failures: dict[str, str],
+        prompts_of: Callable[[str], Mapping[str, HeldOutPrompt]],
+    ) -> bool:
+        """Run ``units`` and persist their results (``prompts_of(unit_id)``: the held-out prompts of a unit's
+        leaves); ``False`` when the budget ran out first."""
         results = self.dispatcher.run(units)
         try:
             for result in results:
-                self._persist(set_keys[result.unit_id], result, failures)
+                self._persist(set_keys[result.unit_id], result, failures, prompts_of(result.unit_id))
                 if self._budget_exhausted():
                     logger.warning("step %d: budget exhausted; stopping before the step is complete", step)
-                    return None
+                    return False
         finally:
             close = getattr(results, "close", None)
             if close is not None:
                 close()
-        scored = [self._record_candidate(step, p, skipped, failures) for p in proposals]
-        return rank(scored)
+        return True
 
-    def _persist(self, set_key: str, result: UnitResult, failures: dict[str, str]) -> None:
+    def _ask_follow_ups(
+        self, step: int, proposals: list[Proposal], skipped: dict[str, str], failures: dict[str, str]
+    ) -> bool:
+        """Generate the follow-up prompts (MT-Bench's turn 2) of every candidate set that was not skipped and did
+        not fail, round after round (see :func:`~demo_search.search.follow_ups.plan_follow_ups`); the answers they
+        are filled with are read back from the store, so a resumed step fills them the same way. ``False`` when
+        the budget ran out."""
+        round_index = 1
+        while True:
+            round_index += 1
+            active = [p.candidate for p in proposals if p.candidate.key not in skipped.keys() | failures.keys()]
+            answered = [(c, self.store.evaluations_for(self.name, c.key)) for c in active]
+            plan = plan_follow_ups(self.problem, answered, step=step, round_index=round_index, decoding=self.decoding)
+            if plan.not_asked:
+                self.store.record_evaluations(self.name, list(plan.not_asked))
+            if not plan.units:
+                return True
+            pairs = sum(len(u.tree.leaves) for u in plan.units)
+            self.progress.step_started(step, len(plan.units), pairs, 0)
+            logger.info(
+                "step %d: round %d asks %d follow-up prompt(s) of %d candidate set(s)", step, round_index, pairs,
+                len(plan.units),
+            )
+            if not self._run_units(step, list(plan.units), dict(plan.set_keys), failures, plan.prompts.__getitem__):
+                return False
+
+    def _persist(
+        self, set_key: str, result: UnitResult, failures: dict[str, str], prompts: Mapping[str, HeldOutPrompt]
+    ) -> None:
         if not result.ok:
             self._units_failed += 1
             failures[set_key] = result.error or "unknown error"
@@ -249,7 +297,7 @@ class SearchDriver:
             items = result.result.scores
         else:
             items = self.problem.template.answers(result.result.generations)
-        evaluations = self.scorer.evaluate(items, self.problem.prompts_by_id)
+        evaluations = self.scorer.evaluate(items, prompts)
         tokens = {item.leaf_id: item.tokens for item in items}
         rows = [
             StoredEvaluation(

@@ -8,6 +8,7 @@ from functools import cached_property
 from typing import Any
 
 from demo_search.search.candidates import CandidateSet
+from demo_search.search.turns import first_round, follow_ups, with_references
 from demo_search.templates import (
     BranchPlan,
     InsertionPosition,
@@ -48,8 +49,26 @@ class SearchProblem:
     def demonstrations(self, demo_ids: Sequence[str]) -> tuple[Demonstration, ...]:
         return tuple(self.demos_by_id[i] for i in demo_ids)
 
-    def step_tree(self, candidates: Sequence[CandidateSet], *, with_targets: bool) -> PrefixTree:
-        """One branch per candidate set (branch id = set key), sharing the longest common prefix."""
+    @cached_property
+    def follow_ups(self) -> tuple[HeldOutPrompt, ...]:
+        """The prompts that follow another one (MT-Bench's turn 2, see :mod:`demo_search.search.turns`)."""
+        return follow_ups(self.prompts)
+
+    def step_tree(
+        self,
+        candidates: Sequence[CandidateSet],
+        *,
+        with_targets: bool,
+        prompts: Sequence[HeldOutPrompt] | None = None,
+    ) -> PrefixTree:
+        """One branch per candidate set (branch id = set key), sharing the longest common prefix.
+
+        The leaves are ``prompts``; by default, the prompts a step asks at once: when scoring references
+        (``with_targets``) every prompt, follow-ups filled with references; when generating, the prompts that
+        follow no other (their follow-ups are asked in later rounds, see :mod:`demo_search.search.turns`).
+        """
+        if prompts is None:
+            prompts = with_references(self.prompts) if with_targets else first_round(self.prompts)
         plans = []
         for candidate in candidates:
             added = (candidate.added,) if candidate.added is not None else ()
@@ -58,7 +77,7 @@ class SearchProblem:
                 BranchPlan(candidate.key, self.demonstrations(parent), self.demonstrations(added))
             )
         layout = layout_step(plans, self.fixed, self.position)
-        return build_prefix_tree(self.template, self.tokenizer, self.rules, layout, self.prompts, with_targets=with_targets)
+        return build_prefix_tree(self.template, self.tokenizer, self.rules, layout, prompts, with_targets=with_targets)
 
     def over_context(self, tree: PrefixTree, *, with_targets: bool, max_new_tokens: int) -> dict[str, str]:
         """The branches of ``tree`` whose longest request (prompt, plus the reference when ``with_targets``, else

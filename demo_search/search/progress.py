@@ -9,7 +9,8 @@ class ProgressSink(Protocol):
     """Receives the driver's progress events (never raises into the driver).
 
     ``step_started`` comes before a step's units are sent (``units`` to run, ``pairs`` (candidate, prompt)
-    pairs to compute, ``stored`` pairs already in the database); ``unit_done`` after each unit is persisted,
+    pairs to compute, ``stored`` pairs already in the database), and again before each round of follow-up
+    prompts (MT-Bench's turn 2, ``stored`` 0); ``unit_done`` after each unit is persisted,
     with the tokens its requests computed and took from the cache; ``step_finished`` after the step's
     selection, with the log line the driver wrote.
     """

@@ -18,6 +18,7 @@ from typing import Any
 from db import Store
 from demo_search.best_set import best_set
 from demo_search.export.model import ExportDocument
+from demo_search.search.turns import first_round
 from demo_search.templates import LaidOutBranch, PromptTemplate, StepLayout, build_prefix_tree
 from demo_search.tuning.errors import TuningError
 from demo_search.types import Demonstration, HeldOutPrompt
@@ -49,9 +50,12 @@ class TuningPrompt:
         return {prompt.id: prompt for prompt in self.heldout}
 
     def tree(self, template: PromptTemplate, tokenizer: Any) -> PrefixTree:
-        """Rules and every demonstration as the shared prefix, one empty branch (id ``key``), one leaf per prompt."""
+        """Rules and every demonstration as the shared prefix, one empty branch (id ``key``), one leaf per prompt
+        that follows no other (a trial generates once, so MT-Bench's turn 2, asked after the model's own turn-1
+        answer, is left out)."""
         layout = StepLayout(prefix=self.demonstrations, branches=(LaidOutBranch(self.key, ()),))
-        return build_prefix_tree(template, tokenizer, self.rules, layout, self.heldout, with_targets=False)
+        prompts = first_round(self.heldout)
+        return build_prefix_tree(template, tokenizer, self.rules, layout, prompts, with_targets=False)
 
 
 def prompt_key(rules: str, demo_ids: Sequence[str]) -> str:

@@ -149,19 +149,23 @@ def test_mtbench_first_turn_by_default(write_jsonl) -> None:
     ]
 
 
-def test_mtbench_both_turns_puts_turn_one_with_its_reference_in_the_history(write_jsonl) -> None:
+def test_mtbench_both_turns_makes_every_turn_a_prompt_that_follows_the_one_before(write_jsonl) -> None:
     path = _mtbench_file(write_jsonl)
     result = load_heldout(path, turns="both")
 
-    assert result.ok
-    assert [(p.query, p.reference, p.history) for p in result.items] == [
-        ("2+2?", "4", ()),
-        ("Times 3?", "12", (Turn("2+2?", "4"),)),
-        ("Write a haiku.", None, ()),
+    assert result.ok and not result.problems
+    first, second, haiku, french = result.items
+    assert [(p.query, p.reference, p.category, p.history) for p in result.items] == [
+        ("2+2?", "4", "math", ()),
+        ("Times 3?", "12", "math", ()),
+        ("Write a haiku.", None, "writing", ()),
+        ("Now in French.", None, "writing", ()),
     ]
-    (warning,) = result.warnings
-    assert (warning.location, warning.field, warning.severity) == (f"{path}:2", "turns[1]", Severity.WARNING)
-    assert "turn 2 skipped" in warning.message and "'reference[0]' is missing or empty" in warning.message
+    assert [p.follows for p in result.items] == [None, first.id, None, haiku.id]
+    assert (second.source, french.source) == (f"{path}:1 (turn 2)", f"{path}:2 (turn 2)")
+    # the turn-2 id depends on the turn it follows: the same follow-up after another question is another prompt
+    assert french.id != HeldOutPrompt.create("Now in French.", category="writing").id
+    assert HeldOutPrompt.from_payload(french.to_payload()) == french
 
 
 def test_mtbench_as_pool_needs_the_reference_of_every_used_turn(write_jsonl) -> None:

@@ -208,13 +208,24 @@ def test_items_over_the_token_budget_are_dropped_and_reported(write_jsonl) -> No
 
 
 def test_heldout_budget_counts_history_query_and_reference(write_jsonl) -> None:
-    path = write_jsonl([{"turns": ["a b", "c"], "reference": ["d e", "f"]}])
+    path = write_jsonl([{"conversations": [{"from": "human", "value": "a b"}, {"from": "gpt", "value": "c"},
+                                           {"from": "human", "value": "d"}, {"from": "gpt", "value": "e f"}]}])
 
-    within = load_heldout(path, turns="both", max_item_tokens=6, count_tokens=_words)
-    assert [len(p.history) for p in within.items] == [0, 1]
-    over = load_heldout(path, turns="both", max_item_tokens=5, count_tokens=_words)
+    within = load_heldout(path, max_item_tokens=6, count_tokens=_words)
+    assert [len(p.history) for p in within.items] == [1]
+    over = load_heldout(path, max_item_tokens=5, count_tokens=_words)
     assert [(o.location, o.tokens) for o in over.over_budget] == [(f"{path}:1", 6)]
-    assert [len(p.history) for p in over.items] == [0]
+
+
+def test_an_mtbench_turn_whose_earlier_turn_was_dropped_is_dropped_too(write_jsonl) -> None:
+    path = write_jsonl([{"turns": ["a b c", "d"], "reference": ["e f g", "h"]}, {"turns": ["i", "j"]}])
+
+    result = load_heldout(path, turns="both", max_item_tokens=5, count_tokens=_words)
+    assert [o.tokens for o in result.over_budget] == [6]
+    assert [(p.query, p.follows is not None) for p in result.items] == [("i", False), ("j", True)]
+    dropped = [w for w in result.warnings if "follows" in w.message]
+    assert [(w.location, w.severity) for w in dropped] == [(f"{path}:1", Severity.WARNING)]
+    assert "which was dropped (it is asked after that prompt's answer); dropped" in dropped[0].message
 
 
 def test_all_items_over_budget_leaves_an_empty_pool_error(write_jsonl) -> None:

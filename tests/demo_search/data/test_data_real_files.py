@@ -7,7 +7,6 @@ from pathlib import Path
 
 from demo_search.data import load_heldout, load_pool, summarize_lengths
 from demo_search.templates.urial import load_urial
-from demo_search.types import Turn
 
 
 def _questions(paper_data: Path) -> list[dict]:
@@ -35,19 +34,16 @@ def test_mt_bench_first_turns(paper_data: Path) -> None:
 def test_mt_bench_both_turns(paper_data: Path) -> None:
     result = load_heldout(paper_data / "mt_bench_question.jsonl", turns="both")
     questions = _questions(paper_data)
-    answerable = [q for q in questions if q.get("reference") and q["reference"][0].strip()]
 
-    assert result.ok
-    first_turns = [p for p in result.items if not p.history]
-    second_turns = [p for p in result.items if p.history]
-    assert len(first_turns) == 80
-    assert [(p.query, p.history) for p in second_turns] == [
-        (q["turns"][1], (Turn(q["turns"][0], q["reference"][0]),)) for q in answerable
+    assert result.ok and not result.problems
+    assert len(result.items) == 160
+    first_turns, second_turns = result.items[0::2], result.items[1::2]
+    assert [(p.query, p.follows) for p in first_turns] == [(q["turns"][0], None) for q in questions]
+    assert [(p.query, p.follows, p.history) for p in second_turns] == [
+        (q["turns"][1], first.id, ()) for q, first in zip(questions, first_turns)
     ]
-    assert len(result.items) == 80 + len(answerable)
-    (skipped,) = result.warnings
-    assert "turn 2 skipped" in skipped.message
-    assert f"also on {80 - len(answerable) - 1} more lines" in skipped.message
+    assert [p.reference for p in second_turns] == [(q.get("reference") or ["", ""])[1] or None for q in questions]
+    assert [p.category for p in second_turns] == [q["category"] for q in questions]
 
 
 def test_mt_bench_as_pool_reports_questions_without_reference(paper_data: Path) -> None:

@@ -3,6 +3,8 @@ rates by a rule, and the local backend on a tiny random model through the transf
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import json
 import re
 import socket
@@ -252,6 +254,48 @@ def test_multi_turn_prompts_follow_mt_bench_and_extend_to_more_turns():
     )
 
 
+def test_only_fastchats_reference_categories_are_graded_against_the_reference():
+    def template(category: str | None, reference: str | None) -> str:
+        asked = HeldOutPrompt(id="p", query="2+2?", reference=reference, category=category)
+        return build_judge_request("r", asked, "4").template
+
+    assert [template(c, "4") for c in ("math", "reasoning", "coding", "arena-hard-200")] == ["single-math-v1"] * 4
+    assert [template(c, "4") for c in ("writing", "roleplay", "extraction", "stem", "humanities")] == ["single-v1"] * 5
+    assert template("Math", "4") == "single-v1"  # FastChat compares the category exactly
+    assert template("math", None) == "single-v1"  # no reference to show (MT-Bench's one coding question without)
+    assert template(None, "4") == "single-math-v1"  # formats without categories: graded against their reference
+
+
+def test_turn_two_is_graded_against_both_references_and_shows_the_models_own_turn_one_answer():
+    first = HeldOutPrompt.create("2+2?", reference="4", category="math")
+    second = HeldOutPrompt.create("Times 3?", reference="12", category="math", follows=first.id)
+    asked = dataclasses.replace(second, history=(Turn("2+2?", "It is 5."),))
+    request = build_judge_request("r", asked, "15", prompts={first.id: first, second.id: second})
+    assert request.template == "single-math-v1-multi-turn"
+    assert request.user == (
+        "<|The Start of Reference Answer|>\n\n### User:\n2+2?\n\n### Reference answer:\n4\n\n### User:\nTimes 3?\n\n"
+        "### Reference answer:\n12\n\n<|The End of Reference Answer|>\n\n\n"
+        + MT_BENCH_MULTI_TURN.format(question_1="2+2?", answer_1="It is 5.", question_2="Times 3?", answer_2="15")
+    )
+    unreferenced_first = dataclasses.replace(first, reference=None)
+    request = build_judge_request("r", asked, "15", prompts={first.id: unreferenced_first})
+    assert request.template == "single-v1-multi-turn" and request.system == MT_BENCH_MULTI_TURN_SYSTEM
+    assert build_judge_request("r", asked, "15").template == "single-v1-multi-turn"  # turn 1 unknown: no reference
+
+
+def test_a_follow_up_whose_history_was_not_filled_is_refused():
+    first = HeldOutPrompt.create("Write a haiku.", category="writing")
+    second = HeldOutPrompt.create("Now in French.", category="writing", follows=first.id)
+    with pytest.raises(ValueError, match="its history was not filled"):
+        build_judge_request("r", second, "Bonjour", prompts={first.id: first})
+
+
+def test_judgements_may_be_2048_tokens_long_by_default():
+    assert JudgeConfig(base_url="http://localhost:1", model_name="m").max_tokens == 2048
+    assert inspect.signature(HttpJudgeBackend).parameters["max_tokens"].default == 2048
+    assert inspect.signature(LocalJudgeBackend).parameters["max_tokens"].default == 2048
+
+
 @pytest.mark.parametrize(
     ("reply", "value", "form"),
     [
@@ -261,6 +305,8 @@ def test_multi_turn_prompts_follow_mt_bench_and_extend_to_more_turns():
         ("Rating: [[10]] and see note [2]", 10.0, "[[rating]]"),
         ("Rating: [6]", 6.0, "[rating]"),
         ("Rating: [[1]]", 1.0, "[[rating]]"),
+        ("First impression: [[4]]. After checking the reference: Rating: [[6]]", 6.0, "[[rating]]"),
+        ("Rating: [3], on reflection [7]", 7.0, "[rating]"),
     ],
 )
 def test_parse_rating_takes_the_last_double_bracket_rating_else_single_brackets(reply, value, form):

@@ -46,6 +46,13 @@ def answered(texts: dict[str, str], branch: str) -> UnitResult:
     return UnitResult("trial-4", True, result, None, 1, "engine-0")
 
 
+def test_a_trial_asks_no_prompt_that_follows_another(tokenizer) -> None:
+    # MT-Bench's turn 2 is asked after the model's own turn-1 answer, which a one-generation trial does not have
+    follow_up = HeldOutPrompt.create("And in capitals?", category="writing", follows=PROMPTS[0].id)
+    tree = prompt((*PROMPTS, follow_up)).tree(TEMPLATE, tokenizer)
+    assert [leaf.leaf_id for leaf in tree.leaves] == [p.id for p in PROMPTS]
+
+
 def test_the_whole_prompt_is_the_shared_prefix_of_every_trial(tokenizer) -> None:
     tuned = prompt()
     tree = tuned.tree(TEMPLATE, tokenizer)
