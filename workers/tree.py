@@ -5,8 +5,9 @@ demonstrations already chosen), one branch per candidate (the candidate demonstr
 demonstrations placed after it), and one leaf per held-out prompt (query and answer header, optionally
 followed by a target span, the reference answer, whose tokens are scored).
 
-The driver tokenizes segment by segment and concatenates ids, so the prefix is token-identical in every
-prompt; engines only ever see ids.
+The driver tokenizes every prompt as one whole string and cuts the tree at the longest common token prefixes, so
+``full_prompt`` is exactly the whole string's ids and the prefix is token-identical in every prompt; engines only
+ever see ids.
 """
 
 from __future__ import annotations

@@ -1,12 +1,22 @@
-"""Token ids of a search step: segments tokenized one by one and concatenated into a ``workers.tree.PrefixTree``.
+"""Token ids of a search step: every prompt tokenized as one whole string, cut into a ``workers.tree.PrefixTree``.
 
-Tokenizing each segment on its own (never the joined text) keeps the shared prefix token-identical in every
-prompt, whatever merges a tokenizer would make across a segment boundary (README, "How it works").
-Special-token-looking text inside demonstrations and queries stays plain text unless the template writes control
-tokens as text
-(``PromptTemplate.parse_special_tokens``, the chat template).
+The model receives exactly the ids that tokenizing the whole prompt text gives, which is what it saw in
+pretraining and what URIAL and the paper's scripts send (DESIGN.md, "The work of one step is a prefix tree").
+Tokenizing segment by segment and concatenating would not: GPT-2-style pre-tokenizers merge across segment
+boundaries and SentencePiece adds a leading space to every text it encodes. The tree is then cut on token ids
+(``token_split``): the shared prefix is the longest common token prefix of the step's prompts.
 
-``tokenizer`` is a Hugging Face tokenizer (anything with ``encode``, ``decode`` and ``bos_token_id``).
+* BOS: put first exactly when the tokenizer itself does (``tokenizer_adds_bos``), unless ``add_bos`` says
+  otherwise, and never twice (a chat template may write it as text).
+* Targets (likelihood scoring): the prompt and its reference are tokenized together; the target ids are the
+  tokens that cover any character of the reference (offset mappings). A token that straddles the boundary, such
+  as a newline merged with the reference's first newline, is a target token: it is scored, and the prompt ids
+  end before it. So the tokens sent are the whole string's, and every character of the reference is scored.
+* Special-token-looking text inside demonstrations and queries stays plain text unless the template writes control
+  tokens as text (``PromptTemplate.parse_special_tokens``, the chat template).
+
+``tokenizer`` is a Hugging Face tokenizer (called on a batch of texts; offset mappings, hence a fast tokenizer,
+are needed only for targets).
 """
 
 from __future__ import annotations
@@ -17,8 +27,9 @@ from typing import Any
 from demo_search.templates.base import PromptTemplate, TemplateError
 from demo_search.templates.layout import InsertionPosition, StepLayout, candidate_plans, layout_step
 from demo_search.templates.step import StepText, render_step
+from demo_search.templates.token_split import EncodedPrompt, TreeAssembler
 from demo_search.types import Demonstration, HeldOutPrompt
-from workers.tree import Branch, Leaf, PrefixTree
+from workers.tree import PrefixTree
 
 
 def encode_text(tokenizer: Any, text: str, *, parse_special_tokens: bool = False) -> tuple[int, ...]:
@@ -33,16 +44,76 @@ def count_tokens(tokenizer: Any, text: str, *, parse_special_tokens: bool = Fals
     return len(encode_text(tokenizer, text, parse_special_tokens=parse_special_tokens))
 
 
+def tokenizer_adds_bos(tokenizer: Any) -> bool:
+    """Whether ``tokenizer`` itself puts its BOS token first when it encodes a text with special tokens."""
+    bos = getattr(tokenizer, "bos_token_id", None)
+    if bos is None:
+        return False
+    ids = tokenizer("x", add_special_tokens=True)["input_ids"]
+    return bool(ids) and ids[0] == bos
+
+
 def bos_ids(tokenizer: Any, add_bos: bool | None) -> tuple[int, ...]:
-    """The ids put before the prefix: the BOS token when ``add_bos`` (``None``: when the tokenizer has one)."""
+    """The ids put before every prompt: the BOS token when ``add_bos`` (``None``: when the tokenizer adds it)."""
     bos = getattr(tokenizer, "bos_token_id", None)
     if add_bos is None:
-        add_bos = bos is not None
+        add_bos = tokenizer_adds_bos(tokenizer)
     if add_bos and bos is None:
         raise TemplateError(
             "cannot add a BOS token", [f"{type(tokenizer).__name__} has no bos_token_id; set add_bos to false"]
         )
     return (bos,) if add_bos else ()
+
+
+def encode_prompts(
+    tokenizer: Any,
+    texts: Sequence[str],
+    target_chars: Sequence[int | None],
+    *,
+    parse_special_tokens: bool,
+    bos: tuple[int, ...],
+) -> list[EncodedPrompt]:
+    """Each text tokenized whole (one batch call), ``bos`` first unless the text's own ids start with it.
+
+    ``target_chars[i]`` is where the target starts in ``texts[i]`` (``None``: no target); the target ids are the
+    tokens whose character span ends after it (see the module docstring on straddling tokens).
+    """
+    with_offsets = any(start is not None for start in target_chars)
+    if with_offsets and not getattr(tokenizer, "is_fast", False):
+        raise TemplateError(
+            "scoring reference answers needs a fast tokenizer",
+            [f"{type(tokenizer).__name__} gives no offset mapping, so the reference's tokens cannot be found"],
+        )
+    encoded = tokenizer(
+        list(texts),
+        add_special_tokens=False,
+        split_special_tokens=not parse_special_tokens,
+        return_offsets_mapping=with_offsets,
+        return_attention_mask=False,
+    )
+    prompts = []
+    for i, ids in enumerate(encoded["input_ids"]):
+        ids = tuple(ids)
+        added = bos if ids[: len(bos)] != bos else ()
+        start = target_chars[i]
+        if start is None:
+            prompts.append(EncodedPrompt(added + ids, len(added) + len(ids)))
+            continue
+        first = _first_token_ending_after(encoded["offset_mapping"][i], start)
+        if first == len(ids):
+            raise TemplateError(
+                "a reference answer has no tokens of its own",
+                [f"no token of {texts[i][start : start + 40]!r} ends after character {start} of its prompt"],
+            )
+        prompts.append(EncodedPrompt(added + ids, len(added) + first))
+    return prompts
+
+
+def _first_token_ending_after(offsets: Sequence[tuple[int, int]], char: int) -> int:
+    for index, (_, end) in enumerate(offsets):
+        if end > char:
+            return index
+    return len(offsets)
 
 
 def tokenize_step(
@@ -52,36 +123,31 @@ def tokenize_step(
     parse_special_tokens: bool,
     with_targets: bool,
     add_bos: bool | None = None,
-    check_round_trip: bool = True,
 ) -> PrefixTree:
-    """The prefix tree of ``step``: each segment tokenized alone, the BOS token (see ``bos_ids``) before the prefix
-    unless the prefix text already starts with it; targets only ``with_targets`` and where a reference exists.
+    """The prefix tree of ``step``: every prompt (``step.prompt_text``) tokenized whole, BOS as ``bos_ids`` says,
+    targets only ``with_targets`` and where a reference exists; cut as ``token_split`` describes.
 
-    With ``check_round_trip``, every segment's ids, put after the ids of a short anchor text, must decode to the
-    anchor followed by the segment's text; a tokenizer that adds text to a segment encoded on its own (e.g.
-    SentencePiece's leading space) fails this with ``TemplateError``. The check decodes each segment once.
+    ``full_prompt(branch, leaf, with_target=with_targets)`` of the returned tree is exactly the whole-string ids
+    of that prompt (with its target when scored). Raises ``TemplateError`` when no tree of that shape can send
+    them (see ``token_split``).
     """
-    encoder = _SegmentEncoder(tokenizer, parse_special_tokens=parse_special_tokens, check=check_round_trip)
-    prefix_ids = encoder.encode(step.prefix, "the shared prefix")
-    bos = bos_ids(tokenizer, add_bos)
-    if prefix_ids[: len(bos)] != bos:
-        prefix_ids = bos + prefix_ids
-    if not prefix_ids:
-        raise TemplateError(
-            "the shared prefix has no tokens",
-            ["the rules and the shared demonstrations are empty and no BOS token is added; give rules text or add_bos"],
-        )
-    branches = tuple(Branch(b.branch_id, encoder.encode(b.text, f"branch {b.branch_id!r}")) for b in step.branches)
-    leaves = []
     for leaf in step.leaves:
         if not leaf.prompt:
             raise TemplateError("a held-out prompt rendered to empty text", [f"prompt {leaf.leaf_id!r}"])
-        prompt_ids = encoder.encode(leaf.prompt, f"prompt {leaf.leaf_id!r}")
-        target = ()
-        if with_targets and leaf.target:
-            target = encoder.encode(leaf.target, f"the target of prompt {leaf.leaf_id!r}")
-        leaves.append(Leaf(leaf_id=leaf.leaf_id, prompt_ids=prompt_ids, target_ids=target))
-    return PrefixTree(prefix_ids=prefix_ids, branches=branches, leaves=tuple(leaves))
+    bos = bos_ids(tokenizer, add_bos)
+    assembler = TreeAssembler([leaf.leaf_id for leaf in step.leaves])
+    for branch in step.branches:
+        texts, target_chars = [], []
+        for leaf in step.leaves:
+            prompt = step.prompt_text(branch, leaf, with_target=False)
+            scored = with_targets and bool(leaf.target)
+            texts.append(prompt + (leaf.target or "") if scored else prompt)
+            target_chars.append(len(prompt) if scored else None)
+        prompts = encode_prompts(
+            tokenizer, texts, target_chars, parse_special_tokens=parse_special_tokens, bos=bos
+        )
+        assembler.add_branch(branch.branch_id, prompts)
+    return assembler.tree()
 
 
 def build_prefix_tree(
@@ -93,7 +159,6 @@ def build_prefix_tree(
     *,
     with_targets: bool,
     add_bos: bool | None = None,
-    check_round_trip: bool = True,
 ) -> PrefixTree:
     """Render ``layout`` with ``template`` (``render_step``) and tokenize it (``tokenize_step``).
 
@@ -106,7 +171,6 @@ def build_prefix_tree(
         parse_special_tokens=template.parse_special_tokens,
         with_targets=with_targets,
         add_bos=add_bos,
-        check_round_trip=check_round_trip,
     )
 
 
@@ -122,7 +186,6 @@ def build_step_tree(
     position: InsertionPosition,
     with_targets: bool,
     add_bos: bool | None = None,
-    check_round_trip: bool = True,
 ) -> PrefixTree:
     """Greedy search's step: one branch per candidate (branch id = candidate id) on the same selected set."""
     layout = layout_step(candidate_plans(selected, candidates), fixed, position)
@@ -134,7 +197,6 @@ def build_step_tree(
         prompts,
         with_targets=with_targets,
         add_bos=add_bos,
-        check_round_trip=check_round_trip,
     )
 
 
@@ -146,45 +208,14 @@ def longest_request(tree: PrefixTree, *, with_targets: bool, max_new_tokens: int
     return len(tree.prefix_ids) + branch + leaf + max_new_tokens
 
 
-class _SegmentEncoder:
-    """Encodes segments and, when asked, checks that each decodes back to its text after an anchor."""
-
-    ANCHOR = "x"
-
-    def __init__(self, tokenizer: Any, *, parse_special_tokens: bool, check: bool) -> None:
-        self.tokenizer = tokenizer
-        self.parse_special_tokens = parse_special_tokens
-        self.check = check
-        self.anchor_ids = encode_text(tokenizer, self.ANCHOR) if check else ()
-
-    def encode(self, text: str, where: str) -> tuple[int, ...]:
-        ids = encode_text(self.tokenizer, text, parse_special_tokens=self.parse_special_tokens)
-        if self.check:
-            expected = self.ANCHOR + text
-            decoded = self.tokenizer.decode(
-                list(self.anchor_ids + ids), skip_special_tokens=False, clean_up_tokenization_spaces=False
-            )
-            if decoded != expected:
-                shorter = min(len(expected), len(decoded))
-                at = next((i for i, (p, q) in enumerate(zip(expected, decoded)) if p != q), shorter)
-                raise TemplateError(
-                    "the tokenizer does not reproduce a segment tokenized on its own",
-                    [
-                        f"{where}: after the anchor {self.ANCHOR!r}, the decoded ids differ from the text at character "
-                        f"{at}: {decoded[at : at + 30]!r} instead of {expected[at : at + 30]!r}",
-                        "a tokenizer that adds a leading space to every text it encodes (SentencePiece) must be loaded "
-                        "with add_prefix_space=False (or legacy=False)",
-                    ],
-                )
-        return ids
-
-
 __all__ = [
     "bos_ids",
     "build_prefix_tree",
     "build_step_tree",
     "count_tokens",
+    "encode_prompts",
     "encode_text",
     "longest_request",
     "tokenize_step",
+    "tokenizer_adds_bos",
 ]

@@ -1,7 +1,9 @@
-"""Steps tokenized segment by segment into a ``workers.tree.PrefixTree`` (byte tokenizer, nothing downloaded)."""
+"""Steps tokenized into a ``workers.tree.PrefixTree`` (byte tokenizer, nothing downloaded): every prompt's ids are
+its whole text's, cut at the longest common token prefixes. ``test_whole_string_ids`` runs real tokenizers."""
 
 from __future__ import annotations
 
+import os
 import string
 
 import pytest
@@ -9,7 +11,10 @@ import pytest
 from demo_search.templates import (
     INSERTION_POSITIONS,
     BranchPlan,
+    BranchText,
     ChatTemplate,
+    LeafText,
+    StepText,
     TemplateError,
     UrialTemplate,
     build_prefix_tree,
@@ -47,12 +52,12 @@ def utf8_ids(tokenizer, text: str) -> tuple[int, ...]:
 
 @pytest.mark.parametrize("position", INSERTION_POSITIONS)
 @pytest.mark.parametrize("kind", ["urial", "chat"])
-def test_every_prompt_is_bos_then_its_segments_and_shares_the_prefix(tokenizer, kind, position):
+def test_every_prompt_is_bos_then_its_text_and_shares_the_prefix(tokenizer, kind, position):
     template = UrialTemplate() if kind == "urial" else ChatTemplate(tokenizer, chat_template=CHATML)
     selected, candidates = POOL[:1], POOL[1:4]
     tree = build_step_tree(
         template, tokenizer, RULES, selected=selected, candidates=candidates, fixed=FIXED,
-        prompts=PROMPTS, position=position, with_targets=True,
+        prompts=PROMPTS, position=position, with_targets=True, add_bos=True,
     )
     assert [b.branch_id for b in tree.branches] == [c.id for c in candidates]
     assert [x.leaf_id for x in tree.leaves] == [p.id for p in PROMPTS]
@@ -72,16 +77,21 @@ def test_every_prompt_is_bos_then_its_segments_and_shares_the_prefix(tokenizer, 
     target = template.render_target(RULES, POOL, PROMPTS[0])
     assert tree.leaves[0].target_ids == encode_text(tokenizer, target, parse_special_tokens=template.parse_special_tokens)
     assert tree.leaves[1].target_ids == ()
+    full = [tree.full_prompt(b, x, with_target=True) for b in tree.branches for x in tree.leaves]
+    assert len(tree.prefix_ids) == len(os.path.commonprefix(full)), "the prefix is the longest common token prefix"
 
 
 def test_chat_control_tokens_are_tokens_and_the_chat_bos_is_not_doubled(tokenizer):
     template = ChatTemplate(tokenizer, chat_template=CHATML)
     tree = build_step_tree(
         template, tokenizer, RULES, selected=(), candidates=POOL[:1], fixed=(), prompts=PROMPTS[:1],
-        position="before_fixed", with_targets=True,
+        position="before_fixed", with_targets=True, add_bos=True,
     )
     bos, eos = tokenizer.bos_token_id, tokenizer.eos_token_id
-    assert tree.prefix_ids == (bos,) + utf8_ids(tokenizer, f"<|system|>\n{RULES}") + (eos,) + utf8_ids(tokenizer, "\n")
+    ids = tree.full_prompt(tree.branches[0], tree.leaves[0], with_target=True)
+    head = (bos,) + utf8_ids(tokenizer, f"<|system|>\n{RULES}") + (eos,) + utf8_ids(tokenizer, "\n")
+    assert ids[: len(head)] == head
+    assert ids.count(bos) == 1
     assert tree.leaves[0].target_ids == utf8_ids(tokenizer, "R1 ✓") + (eos,) + utf8_ids(tokenizer, "\n")
 
 
@@ -90,19 +100,29 @@ def test_urial_special_token_text_stays_plain_bytes(tokenizer):
         UrialTemplate(), tokenizer, RULES, selected=(), candidates=(LOOKS_SPECIAL,), fixed=(), prompts=PROMPTS,
         position="before_fixed", with_targets=False,
     )
-    assert tree.branches[0].token_ids == utf8_ids(tokenizer, UrialTemplate().render_context("", (LOOKS_SPECIAL,)))
-    assert tokenizer.eos_token_id not in tree.branches[0].token_ids
+    ids = tree.full_prompt(tree.branches[0], tree.leaves[0], with_target=False)
+    assert ids == utf8_ids(tokenizer, UrialTemplate().render_prompt(RULES, (LOOKS_SPECIAL,), PROMPTS[0]))
+    assert tokenizer.eos_token_id not in ids
     assert all(x.target_ids == () for x in tree.leaves)
 
 
-def test_segments_are_tokenized_apart_not_as_the_joined_text(tokenizer):
+def test_the_prefix_branches_and_leaves_are_cut_at_common_token_prefixes(tokenizer):
+    """Without BOS (the byte tokenizer adds none): the prefix runs into the candidates' common "# Query:" header and
+    each branch into its leaves' common header, so the tree's bound is the token trie's node count."""
     step = render_step(
-        UrialTemplate(), RULES, layout_step([BranchPlan("b", (), POOL[:1])], (), "before_fixed"), PROMPTS
+        UrialTemplate(), RULES, layout_step([BranchPlan("b", (), POOL[:1]), BranchPlan("c", (), POOL[1:2])], (), "before_fixed"),
+        PROMPTS,
     )
-    tree = tokenize_step(step, tokenizer, parse_special_tokens=False, with_targets=False, add_bos=False)
-    assert tree.prefix_ids == utf8_ids(tokenizer, step.prefix)
-    assert tree.branches[0].token_ids == utf8_ids(tokenizer, step.branches[0].text)
-    assert [x.prompt_ids for x in tree.leaves] == [utf8_ids(tokenizer, x.prompt) for x in step.leaves]
+    tree = tokenize_step(step, tokenizer, parse_special_tokens=False, with_targets=False)
+    header, leaf_header = "# Query:\n```\nq", "# Query:\n```\nQ"  # candidates "q0 ü", "q1 ü"; prompts "Q1", "Q2"
+    assert tree.prefix_ids == utf8_ids(tokenizer, step.prefix + header)
+    assert tree.branches[0].token_ids == utf8_ids(tokenizer, step.branches[0].text[len(header) :] + leaf_header)
+    assert [x.prompt_ids for x in tree.leaves] == [utf8_ids(tokenizer, x.prompt[len(leaf_header) :]) for x in step.leaves]
+    for branch in step.branches:
+        for leaf, tree_leaf in zip(step.leaves, tree.leaves):
+            text = step.prompt_text(branch, leaf, with_target=False)
+            sent = tree.full_prompt(next(b for b in tree.branches if b.branch_id == branch.branch_id), tree_leaf, with_target=False)
+            assert sent == utf8_ids(tokenizer, text)
 
 
 def test_beam_tree_prefix_is_what_the_beams_share(tokenizer):
@@ -110,21 +130,29 @@ def test_beam_tree_prefix_is_what_the_beams_share(tokenizer):
     plans = [BranchPlan(f"{i}:{c.id}", beam, (c,)) for i, beam in enumerate(beams) for c in POOL[3:5]]
     layout = layout_step(plans, FIXED, "before_fixed")
     template = UrialTemplate()
-    tree = build_prefix_tree(template, tokenizer, RULES, layout, PROMPTS, with_targets=False)
-    assert tree.prefix_ids == (tokenizer.bos_token_id,) + utf8_ids(tokenizer, template.render_context(RULES, POOL[:1]))
+    tree = build_prefix_tree(template, tokenizer, RULES, layout, PROMPTS, with_targets=False, add_bos=True)
+    shared = template.render_context(RULES, POOL[:1]) + "# Query:\n```\nq"  # POOL[1] and POOL[2] start alike
+    assert tree.prefix_ids == (tokenizer.bos_token_id,) + utf8_ids(tokenizer, shared)
     for plan, branch in zip(plans, tree.branches):
         demos = ordered_demonstrations(plan.selected, plan.added, FIXED, "before_fixed")
         ids = tree.full_prompt(branch, tree.leaves[0], with_target=False)
         assert ids == (tokenizer.bos_token_id,) + utf8_ids(tokenizer, template.render_prompt(RULES, demos, PROMPTS[0]))
 
 
-def test_bos_follows_add_bos(tokenizer):
+def test_bos_is_added_as_the_tokenizer_adds_it_unless_add_bos_says(tokenizer):
     kwargs = dict(selected=(), candidates=POOL[:1], fixed=(), prompts=PROMPTS, position="before_fixed", with_targets=False)
-    without = build_step_tree(UrialTemplate(), tokenizer, RULES, add_bos=False, **kwargs)
-    assert without.prefix_ids == utf8_ids(tokenizer, RULES + "\n\n")
-    with pytest.raises(TemplateError, match="the shared prefix has no tokens"):
-        build_step_tree(UrialTemplate(), tokenizer, "", add_bos=False, **kwargs)
-    assert build_step_tree(UrialTemplate(), tokenizer, "", **kwargs).prefix_ids == (tokenizer.bos_token_id,)
+    assert tokenizer("x")["input_ids"][0] != tokenizer.bos_token_id  # the byte tokenizer adds no BOS itself
+    default = build_step_tree(UrialTemplate(), tokenizer, RULES, **kwargs)
+    assert default.prefix_ids[:3] == utf8_ids(tokenizer, RULES[:3])
+    forced = build_step_tree(UrialTemplate(), tokenizer, RULES, add_bos=True, **kwargs)
+    assert forced.prefix_ids == (tokenizer.bos_token_id,) + default.prefix_ids
+    step = StepText(prefix="", branches=(BranchText("a", "A"), BranchText("b", "B")), leaves=(LeafText("q", "x", None),))
+    with pytest.raises(TemplateError, match="share no first token"):
+        tokenize_step(step, tokenizer, parse_special_tokens=False, with_targets=False)
+    assert tokenize_step(step, tokenizer, parse_special_tokens=False, with_targets=False, add_bos=True).prefix_ids == (
+        tokenizer.bos_token_id,
+    )
+    assert build_step_tree(UrialTemplate(), tokenizer, "", add_bos=True, **kwargs).prefix_ids[0] == tokenizer.bos_token_id
 
 
 def prefix_space_byte_tokenizer():
@@ -151,20 +179,19 @@ def metaspace_tokenizer():
 
 
 @pytest.mark.parametrize("make_tokenizer", [prefix_space_byte_tokenizer, metaspace_tokenizer])
-def test_a_tokenizer_that_adds_a_leading_space_to_each_segment_is_refused(make_tokenizer):
+def test_a_tokenizer_that_adds_a_leading_space_gets_it_once_at_the_start_of_each_prompt(make_tokenizer):
+    """Such tokenizers were refused when segments were tokenized apart (each segment got its own leading space);
+    tokenizing whole prompts sends what the tokenizer gives the whole text: one leading space, at the start."""
     tokenizer = make_tokenizer()
-    assert tokenizer.decode(tokenizer.encode("# Query", add_special_tokens=False)).strip() == "# Query"
-    with pytest.raises(TemplateError, match="does not reproduce a segment tokenized on its own") as caught:
-        build_step_tree(
-            UrialTemplate(), tokenizer, RULES, selected=(), candidates=POOL[:2], fixed=(), prompts=PROMPTS,
-            position="before_fixed", with_targets=False,
-        )
-    assert "add_prefix_space=False" in str(caught.value)
+    template = UrialTemplate()
     tree = build_step_tree(
-        UrialTemplate(), tokenizer, RULES, selected=(), candidates=POOL[:2], fixed=(), prompts=PROMPTS,
-        position="before_fixed", with_targets=False, check_round_trip=False,
+        template, tokenizer, RULES, selected=(), candidates=POOL[:2], fixed=(), prompts=PROMPTS,
+        position="before_fixed", with_targets=True,
     )
-    assert len(tree.branches) == 2
+    for branch, candidate in zip(tree.branches, POOL[:2]):
+        for leaf, prompt in zip(tree.leaves, PROMPTS):
+            text = template.render_prompt(RULES, (candidate,), prompt, with_target=True)
+            assert list(tree.full_prompt(branch, leaf, with_target=True)) == tokenizer(text)["input_ids"]
 
 
 def test_lengths_for_budgets_and_the_context_window(tokenizer):
@@ -190,7 +217,7 @@ def test_urial_file_as_fixed_demonstrations_builds_a_tree(tokenizer):
     )
     file_bytes = (PAPER_DATA / "urial.txt").read_bytes()
     ids = tree.full_prompt(tree.branches[0], tree.leaves[0], with_target=False)
-    text = tokenizer.decode(list(ids[1:]))
+    text = tokenizer.decode(list(ids))
     assert text.startswith(base.rules + "\n\n" + candidates[0].query.join(["# Query:\n```\n", "\n```"]))
     assert file_bytes.decode()[len(base.rules) + 2 :].rstrip("\n") in text
     assert tree.trie_bound(with_target=True) < tree.naive_total(with_target=True)

@@ -59,7 +59,8 @@ def test_the_whole_prompt_is_the_shared_prefix_of_every_trial(tokenizer) -> None
     unit = objective(tokenizer).unit(4, DecodingParams(temperature=0.7, stop=("\n\n\n",), seed=1))
 
     context = TEMPLATE.render_context(RULES, DEMOS)
-    assert tokenizer.decode(list(tree.prefix_ids), skip_special_tokens=True) == context
+    # the prefix is the prompts' longest common token prefix: the context and the start every leaf shares
+    assert tokenizer.decode(list(tree.prefix_ids), skip_special_tokens=True) == context + "# Query:\n```\n"
     assert [(b.branch_id, b.token_ids) for b in tree.branches] == [(tuned.key, ())]
     assert [leaf.leaf_id for leaf in tree.leaves] == [p.id for p in PROMPTS]
     assert (unit.unit_id, unit.kind, unit.tree) == ("trial-4", "generate", tree)
