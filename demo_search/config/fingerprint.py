@@ -12,7 +12,8 @@ path, each part the SHA-256 of the value's canonical JSON (sorted keys, no white
 * local models (``model.path``, ``scorer.judge.model``, ``scorer.reward.model``) by the contents of their
   directory under ``"<key path> (contents)"``: every file except hidden ones, by relative name and size, and
   by the SHA-256 of its whole contents when at most 64 MiB, else of its first and last 4 MiB (weight shards
-  stay fast to fingerprint). A hub id is fingerprinted by its text under ``"<key path> (hub id)"``.
+  stay fast to fingerprint). A hub id is fingerprinted by its text under ``"<key path> (hub id)"``, and its
+  ``model.revision`` as a leaf; an unset revision adds no part (searches stored before the key existed resume).
 
 Excluded, because they do not change results or must change for a search to be extended or moved:
 ``name``; ``database``; ``workers``; ``tuning`` (decoding tuning runs after the demonstration search and
@@ -59,6 +60,8 @@ EXCLUDED = frozenset({
 })
 DATA_FILES = frozenset({"data.pool.path", "data.heldout.path", "template.rules_file", "template.fixed_demos_file"})
 MODELS = frozenset({"model.path", "scorer.judge.model", "scorer.reward.model"})
+OPTIONAL_LEAVES = frozenset({"model.revision"})
+"""Leaves added after searches were stored: unset, they add no part, so those searches keep their fingerprint."""
 SCORER_SECTIONS = frozenset({"match", "judge", "reward"})
 
 FULL_HASH_LIMIT = 64 * 1024 * 1024
@@ -151,7 +154,7 @@ def compute_fingerprint(config: SearchConfig) -> Fingerprint:
     """
     parts = {"fingerprint_version": _sha256_text(canonical_json(FINGERPRINT_VERSION))}
     for path, value in _leaves(config, config.model_dump(mode="json"), ""):
-        if not _included(path, config.scorer.kind):
+        if not _included(path, config.scorer.kind) or (path in OPTIONAL_LEAVES and value is None):
             continue
         if path in DATA_FILES:
             parts[f"{path} (contents)"] = (file_digest(Path(value), path) if value is not None

@@ -27,7 +27,7 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def write_config(root: Path, extra: str = "") -> Path:
     path = root / "search.yaml"
     path.write_text(
-        "name: t\nmodel: {path: org/base-model}\n"
+        "name: t\nmodel: {path: tiny}\n"
         "data: {pool: {path: pool.jsonl}, heldout: {path: held.jsonl}}\n"
         "scorer: {kind: match}\n" + extra,
         encoding="utf-8",
