@@ -96,10 +96,15 @@ class ModelConfig(Section):
     options: dict[str, Any] = Field(default_factory=dict, description="engine keyword arguments, passed through")
 
     @model_validator(mode="after")
-    def _revision_needs_hub_id(self) -> ModelConfig:
+    def _settings_fit_model_and_engine(self) -> ModelConfig:
+        problems = []
         if self.revision is not None and is_local_model(self.path):
-            cross_field([f"model.revision is {self.revision!r} but model.path {self.path!r} is a local directory; "
-                         "a revision applies to hub ids only (remove model.revision)"])
+            problems.append(f"model.revision is {self.revision!r} but model.path {self.path!r} is a local directory; "
+                            "a revision applies to hub ids only (remove model.revision)")
+        if self.options and self.engine != "vllm":
+            problems.append(f"model.options {sorted(self.options)} are passed to vLLM, but model.engine is "
+                            f"{self.engine!r}, which takes none (remove model.options)")
+        cross_field(problems)
         return self
 
 

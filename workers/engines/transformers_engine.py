@@ -141,6 +141,7 @@ class TransformersEngine(Engine):
                 f"max_context must be in [1, {model_limit}] (max_position_embeddings of {path}), got {max_context}"
             )
         self._max_context = max_context or model_limit
+        self._dtype = dtype
         self._batch_size = batch_size
         self._eos_ids = self._find_eos_ids()
         pad = self._tokenizer.pad_token_id
@@ -162,9 +163,9 @@ class TransformersEngine(Engine):
         )
 
     @property
-    def dtype(self) -> torch.dtype:
+    def dtype(self) -> str:
         """The dtype the model's weights were loaded in (``auto`` resolved for this engine's device)."""
-        return self._model.dtype
+        return self._dtype
 
     @property
     def max_context(self) -> int:

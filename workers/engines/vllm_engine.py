@@ -213,6 +213,7 @@ class VLLMEngine(Engine):
                 f"options={settings}: {exc}{hint}"
             ) from exc
         self._max_context = int(self._llm.llm_engine.model_config.max_model_len) - 1
+        self._dtype = dtype
         self._uncached_reruns = 0
         self._closed = False
         logger.info("vLLM engine on %s (%s): max_context=%d, options=%s", path, dtype, self._max_context, settings)
@@ -226,6 +227,11 @@ class VLLMEngine(Engine):
     @property
     def max_context(self) -> int:
         return self._max_context
+
+    @property
+    def dtype(self) -> str:
+        """The dtype vLLM was started with (``auto`` resolved for this build's device)."""
+        return self._dtype
 
     @property
     def uncached_reruns(self) -> int:

@@ -107,12 +107,6 @@ def test_existing_database_is_not_changed(workspace: Path) -> None:
     assert db.stat().st_mtime_ns == before and db.read_bytes() == b""
 
 
-def test_the_paper_example_validates() -> None:
-    code, out = validate(REPO / "examples" / "paper.yaml")
-    assert code == 0, out
-    assert "3 pool item(s) are fixed demonstrations" in out
-
-
 def test_a_pool_item_longer_than_the_context_window_is_named_with_its_token_count(workspace: Path) -> None:
     long_answer = "z" * 400  # the bundled model's tokenizer is byte-level: one token per character
     with (workspace / "pool.jsonl").open("a", encoding="utf-8") as pool:

@@ -27,3 +27,9 @@ def test_an_explicit_memory_share_above_the_gpu_fraction_is_refused(workspace):
     assert any("model.options.gpu_memory_utilization is 0.9 but workers.gpus_per_worker is 0.5" in p for p in problems)
     whole_gpu = load_config(write(workspace, text + "workers: {gpus_per_worker: 1.0}\n"))
     assert whole_gpu.model.options == {"gpu_memory_utilization": 0.9}
+
+
+def test_engine_options_are_for_vllm_only(workspace):
+    text = BASE.replace("{path: model}", "{path: model, options: {gpu_memory_utilization: 0.9}}")
+    (problem,) = problems_of(write(workspace, text))
+    assert "model.options ['gpu_memory_utilization'] are passed to vLLM, but model.engine is 'transformers'" in problem
