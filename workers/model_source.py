@@ -40,7 +40,7 @@ class ModelSource:
         """One line saying that ``what`` (e.g. "tokenizer and config") of this model could not be loaded, where
         it was looked for, and how to make it available."""
         if self.is_local:
-            return f"cannot load the {what} of the model at {self.location}: {_first_line(cause)}"
+            return f"could not load the {what} of the model at {self.location}: {_first_line(cause)}"
         from huggingface_hub import constants
 
         offline = " (offline: HF_HUB_OFFLINE=1)" if constants.HF_HUB_OFFLINE else ""

@@ -9,12 +9,12 @@ from rich.table import Table
 from demo_search.cli.console import console, err_console
 from demo_search.cli.failures import EXIT_FAILED, print_error
 from demo_search.cli.options import ConfigArg, DbOption, SetOption
-from demo_search.assembly import resolve_context_window
 from demo_search.config import SearchConfig, load_config, shortcut_overrides
 from demo_search.config.database import store_refusal
 from demo_search.data import summarize_lengths
 from demo_search.errors import DemoSearchError
 from demo_search.inputs import SearchInputs, load_inputs, load_tokenizer
+from demo_search.model_limits import resolve_context_window
 from demo_search.templates.tokenization import count_tokens
 
 

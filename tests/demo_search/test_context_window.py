@@ -1,4 +1,4 @@
-"""The driver's context window comes from the model's config (``demo_search.assembly``), never from a fallback."""
+"""The driver's context window comes from the model's config (``demo_search.model_limits``), never a fallback."""
 
 from __future__ import annotations
 
@@ -7,16 +7,10 @@ from pathlib import Path
 import pytest
 from transformers import Gemma2Config, GPT2Config, LlamaConfig, MistralConfig, PretrainedConfig, Qwen2Config
 
-from demo_search.assembly import (
-    DEFAULT_MAX_CONTEXT,
-    ModelWindow,
-    context_window,
-    engine_spec,
-    model_window,
-    resolve_context_window,
-)
+from demo_search.assembly import context_window, engine_spec
 from demo_search.config import SearchConfig
 from demo_search.errors import ConfigError
+from demo_search.model_limits import DEFAULT_MAX_CONTEXT, ModelWindow, model_window, resolve_context_window
 
 
 def search_config(tmp_path: Path, model_config: PretrainedConfig, **model: object) -> SearchConfig:
