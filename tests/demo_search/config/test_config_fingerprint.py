@@ -102,3 +102,11 @@ def test_diff_fingerprints_names_keys_present_on_one_side_only():
     new = {"a": "1", "b": "9", "model.path (hub id)": "4"}
     assert diff_fingerprints(old, new) == ["b", "model.path (contents)", "model.path (hub id)"]
     assert diff_fingerprints(old, dict(old)) == []
+
+
+def test_a_hub_models_revision_counts_only_when_set(workspace):
+    hub = BASE.replace("{path: model}", "{path: org/name}")
+    unset = compute_fingerprint(load_config(write(workspace, hub)))
+    assert "model.revision" not in unset.parts  # searches stored before the key existed keep their fingerprint
+    pinned = compute_fingerprint(load_config(write(workspace, hub.replace("org/name}", "org/name, revision: v2}"))))
+    assert diff_fingerprints(unset.parts, pinned.parts) == ["model.revision"]
