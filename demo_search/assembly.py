@@ -6,13 +6,11 @@ description into the objects the search, the tuning and the actors run with.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 from demo_search.config import SearchConfig, StrategyConfig
-from demo_search.config.paths import model_directory
-from demo_search.errors import ConfigError
+from demo_search.inputs import model_source
+from demo_search.model_limits import resolve_context_window
 from demo_search.scoring.base import Scorer
 from demo_search.scoring.loglik import LoglikScorer
 from demo_search.scoring.match import MatchScorer
@@ -22,23 +20,34 @@ from workers.decoding import DecodingParams
 from workers.placement import ActorOptions
 from workers.spec import EngineSpec
 
-DEFAULT_CONTEXT = 4096
+VLLM_GPU_MEMORY_UTILIZATION = 0.9
+"""vLLM's own default share of a GPU's memory; an actor with a fraction of a GPU gets that fraction of it."""
+
 
 
 def engine_spec(config: SearchConfig) -> EngineSpec:
-    """The engine for ``model``: on ``cuda`` when workers get GPUs, else on ``cpu``.
+    """The engine for ``model``: on ``cuda`` when workers get GPUs, else on ``cpu``, with the driver's context
+    window (``context_window``, so reads the model's config).
 
-    ``tensor_parallel_size > 1`` (vLLM only) is passed to vLLM through ``options``.
+    ``tensor_parallel_size > 1`` (vLLM only) is passed to vLLM through ``options``. A vLLM actor with a fraction
+    of a GPU (``workers.gpus_per_worker`` below 1) gets that fraction of vLLM's default ``gpu_memory_utilization``
+    unless the options set a memory budget, so that engines sharing a GPU fit in it together.
     """
     options = dict(config.model.options)
     if config.model.tensor_parallel_size > 1:
         options["tensor_parallel_size"] = config.model.tensor_parallel_size
+    gpus = config.workers.gpus_per_worker
+    memory_options = {"gpu_memory_utilization", "kv_cache_memory_bytes"} & set(options)
+    if config.model.engine == "vllm" and 0 < gpus < 1 and not memory_options:
+        options["gpu_memory_utilization"] = round(VLLM_GPU_MEMORY_UTILIZATION * gpus, 4)
+    source = model_source(config)
     return EngineSpec(
         kind=config.model.engine,
-        model=model_directory(config.model.path),
+        model=source.location,
+        revision=source.revision,
         dtype=config.model.dtype,
-        device="cuda" if config.workers.gpus_per_worker > 0 else "cpu",
-        max_context=config.model.max_context,
+        device="cuda" if gpus > 0 else "cpu",
+        max_context=context_window(config),
         batch_size=config.model.batch_size,
         options=options,
     )
@@ -95,14 +104,6 @@ def build_scorer(config: SearchConfig) -> Scorer:
 
 
 def context_window(config: SearchConfig) -> int:
-    """``model.max_context``, else the model's ``max_position_embeddings`` from its local ``config.json``."""
-    if config.model.max_context is not None:
-        return config.model.max_context
-    config_file = Path(model_directory(config.model.path)) / "config.json"
-    try:
-        model_config = json.loads(config_file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return DEFAULT_CONTEXT
-    except (OSError, json.JSONDecodeError) as error:
-        raise ConfigError(f"cannot read the model's config {config_file}", [str(error)]) from None
-    return int(model_config.get("max_position_embeddings", DEFAULT_CONTEXT))
+    """The context window in tokens that the driver plans prompts for and the engines are started with
+    (``demo_search.model_limits.resolve_context_window``)."""
+    return resolve_context_window(config).tokens

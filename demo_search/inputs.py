@@ -1,4 +1,5 @@
-"""Everything a search reads besides its config: rules, fixed demonstrations, pool, held-out prompts, tokenizer.
+"""Everything a search reads besides its config: rules, fixed demonstrations, pool, held-out prompts, and the
+model's tokenizer and config (from a local directory or the Hugging Face cache; never the weights).
 
 Shared by ``demo-search validate`` (which reports every problem and writes nothing) and the driver (which
 refuses to start on any error).
@@ -15,10 +16,11 @@ from demo_search.config import SearchConfig
 from demo_search.config.paths import model_directory
 from demo_search.data import LoadResult, Problem, load_heldout, load_pool
 from demo_search.data.problems import Severity
-from demo_search.errors import DataError
+from demo_search.errors import ConfigError, DataError
 from demo_search.templates.tokenization import count_tokens
 from demo_search.templates.urial import parse_urial
 from demo_search.types import Demonstration, HeldOutPrompt
+from workers.model_source import ModelSource
 
 logger = logging.getLogger(__name__)
 
@@ -50,14 +52,50 @@ class SearchInputs:
         return self
 
 
-def load_tokenizer(config: SearchConfig) -> Any | None:
-    """The model's tokenizer from its local directory, or ``None`` for a hub id that is not on this machine."""
-    directory = Path(model_directory(config.model.path))
-    if not directory.is_dir():
-        return None
+@dataclass(frozen=True)
+class ModelFiles:
+    """What the driver reads of the model under search: its tokenizer and its config, never its weights."""
+
+    tokenizer: Any
+    config: Any
+    """The model's ``transformers.PretrainedConfig`` (context window, sliding window)."""
+
+
+def model_source(config: SearchConfig) -> ModelSource:
+    """Where ``model.path`` (at ``model.revision``) is loaded from: a local directory, or a hub id in the cache."""
+    return ModelSource(model_directory(config.model.path), config.model.revision)
+
+
+def load_model_files(config: SearchConfig) -> ModelFiles:
+    """The model's tokenizer and config, from its local directory or through the Hugging Face cache.
+
+    Raises ``ConfigError`` with one line naming the model (and revision), the cache searched and how to fetch
+    it when they cannot be loaded: ``validate`` and ``run`` call this before any actor starts.
+    """
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(directory, local_files_only=True)
+    return ModelFiles(_load(config, AutoTokenizer, "tokenizer"), load_model_config(config))
+
+
+def load_model_config(config: SearchConfig) -> Any:
+    """The model's ``transformers.PretrainedConfig`` (see ``load_model_files``)."""
+    from transformers import AutoConfig
+
+    return _load(config, AutoConfig, "config")
+
+
+def load_tokenizer(config: SearchConfig) -> Any:
+    """The model's tokenizer; its config is loaded too, so a missing model fails here (see ``load_model_files``)."""
+    return load_model_files(config).tokenizer
+
+
+def _load(config: SearchConfig, auto_class: Any, what: str) -> Any:
+    source = model_source(config)
+    options = {"local_files_only": True} if source.is_local else source.load_kwargs()
+    try:
+        return auto_class.from_pretrained(source.location, **options)
+    except (OSError, ValueError) as error:
+        raise ConfigError(source.not_found(what, error)) from None
 
 
 def load_inputs(config: SearchConfig, *, tokenizer: Any | None = None) -> SearchInputs:

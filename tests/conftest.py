@@ -32,6 +32,39 @@ from tests.support.local_ray import apply_slow_machine_timeouts
 pytest_plugins = ["tests.skip_policy", "tests.support.invariant_plugin"]
 
 apply_slow_machine_timeouts()
+_HF_HOME: Path | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """No test reaches the Hugging Face hub: the session runs offline with an empty Hugging Face home of its own
+    (inherited by CLI subprocesses and the tests' Ray actors); a test that needs a model by hub id puts one there
+    with ``tests.support.hf_cache.cache_random_model``."""
+    global _HF_HOME
+    from tests.support.hf_cache import use_offline_hub
+
+    _HF_HOME = Path(tempfile.mkdtemp(prefix="demo-search-hf-home-"))
+    use_offline_hub(_HF_HOME)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _HF_HOME is not None:
+        shutil.rmtree(_HF_HOME, ignore_errors=True)
+
+
+HUB_MODEL_ID = "tests-org/tiny-llama"
+HUB_MODEL_POSITIONS = 16384
+"""Enough positions for the paper's URIAL prompts in the byte tokenizer (one token per byte)."""
+
+
+@pytest.fixture(scope="session")
+def hub_model():
+    """``HUB_MODEL_ID`` in the session's Hugging Face cache (``tests.support.hf_cache.CachedModel``): a random tiny
+    Llama with the bundled model's byte tokenizer and ``HUB_MODEL_POSITIONS`` positions, at ``main``."""
+    import workers.tiny
+    from tests.support.hf_cache import cache_random_model
+
+    return cache_random_model(HUB_MODEL_ID, workers.tiny.MODEL_DIR, max_position_embeddings=HUB_MODEL_POSITIONS)
+
 
 PG_BIN_ENV = "DEMO_SEARCH_PG_BIN"
 """Directory holding ``initdb`` and ``pg_ctl``, when they are neither on PATH nor in Debian's location."""

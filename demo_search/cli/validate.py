@@ -14,15 +14,17 @@ from demo_search.config.database import store_refusal
 from demo_search.data import summarize_lengths
 from demo_search.errors import DemoSearchError
 from demo_search.inputs import SearchInputs, load_inputs, load_tokenizer
+from demo_search.model_limits import resolve_context_window
 from demo_search.templates.tokenization import count_tokens
 
 
 def validate(config_path: ConfigArg, overrides: SetOption = None, db: DbOption = None) -> None:
-    """Check a configuration, its data and its database URL (as `run` would use them): counts, token lengths and
-    every problem found. Writes nothing."""
+    """Check a configuration, its model's tokenizer and config, its data and its database URL (as `run` would use
+    them): counts, token lengths, the context window and every problem found. Writes nothing."""
     try:
         config = load_config(config_path, [*(overrides or ()), *shortcut_overrides(db=db)])
         tokenizer = load_tokenizer(config)
+        window = resolve_context_window(config)
         inputs = load_inputs(config, tokenizer=tokenizer)
         if tokenizer is not None:  # the prompt template must be buildable (a chat template renders a probe turn)
             from demo_search.assembly import build_template
@@ -32,34 +34,34 @@ def validate(config_path: ConfigArg, overrides: SetOption = None, db: DbOption =
         print_error(error)
         raise typer.Exit(EXIT_FAILED) from None
 
+    def counter(text: str) -> int:
+        return count_tokens(tokenizer, text)
+
     console.print(f"[bold]search[/] {config.name}: {config.strategy.kind} search, scorer {config.scorer.kind}, "
                   f"engine {config.model.engine}, template {config.template.kind} ({config.template.position})")
     table = Table(title="inputs", show_edge=False)
     for column in ("", "items", "duplicates", "format", "tokens min", "mean", "median", "max"):
         table.add_column(column, justify="left" if not column else "right")
-    counter = (lambda text: count_tokens(tokenizer, text)) if tokenizer is not None else None
     rows = [
         ("candidates", inputs.candidates, inputs.pool.duplicates_dropped, inputs.pool.format),
         ("held-out", inputs.heldout.items, inputs.heldout.duplicates_dropped, inputs.heldout.format),
         ("fixed", inputs.fixed, 0, "-"),
     ]
     for label, items, dropped, fmt in rows:
-        stats = summarize_lengths(items, counter) if counter is not None else None
+        stats = summarize_lengths(items, counter)
         numbers = (
             (str(stats.min), f"{stats.mean:.1f}", f"{stats.median:.1f}", str(stats.max)) if stats else ("-",) * 4
         )
         table.add_row(label, str(len(items)), str(dropped), fmt or "-", *numbers)
     console.print(table)
-    if counter is not None:
-        console.print(f"rules: {counter(inputs.rules)} tokens")
-    else:
-        console.print(f"model {config.model.path!r} is not a local directory: token statistics skipped")
+    console.print(f"rules: {counter(inputs.rules)} tokens")
+    console.print(f"context window: {window.tokens} tokens ({escape(window.source)})", highlight=False)
 
     for problem in inputs.problems:
         style = "red" if problem.is_error else "yellow"
         err_console.print(f"[{style}]{problem}[/]", markup=True, highlight=False)
-    if tokenizer is not None and not inputs.errors:
-        for line in _too_long_candidates(config, inputs):
+    if not inputs.errors:
+        for line in _too_long_candidates(config, inputs, window.tokens):
             err_console.print(f"[yellow]{escape(line)}[/]", highlight=False)
     refusal = store_refusal(config.database.url)
     if refusal is not None:
@@ -71,16 +73,16 @@ def validate(config_path: ConfigArg, overrides: SetOption = None, db: DbOption =
     console.print("[green]ok[/]: configuration and data are valid")
 
 
-def _too_long_candidates(config: SearchConfig, inputs: SearchInputs) -> list[str]:
+def _too_long_candidates(config: SearchConfig, inputs: SearchInputs, max_context: int) -> list[str]:
     """One warning per pool item that cannot fit the context window even alone (the search skips it), with the
     token count, found by the same rule the driver applies."""
-    from demo_search.assembly import build_template, context_window
+    from demo_search.assembly import build_template
     from demo_search.search.problem import SearchProblem
 
     problem = SearchProblem(
         template=build_template(config, inputs.tokenizer), tokenizer=inputs.tokenizer, rules=inputs.rules,
         fixed=inputs.fixed, pool=inputs.candidates, prompts=inputs.heldout.items,
-        position=config.template.position, max_context=context_window(config),
+        position=config.template.position, max_context=max_context,
     )
     generates = config.scorer.generates
     too_long = problem.too_long_alone(with_targets=not generates,

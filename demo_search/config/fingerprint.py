@@ -12,7 +12,8 @@ path, each part the SHA-256 of the value's canonical JSON (sorted keys, no white
 * local models (``model.path``, ``scorer.judge.model``, ``scorer.reward.model``) by the contents of their
   directory under ``"<key path> (contents)"``: every file except hidden ones, by relative name and size, and
   by the SHA-256 of its whole contents when at most 64 MiB, else of its first and last 4 MiB (weight shards
-  stay fast to fingerprint). A hub id is fingerprinted by its text under ``"<key path> (hub id)"``.
+  stay fast to fingerprint). A hub id is fingerprinted by its text under ``"<key path> (hub id)"``, and its
+  ``model.revision`` as a leaf (unset: no difference from a search stored before the key existed, see below).
 
 Excluded, because they do not change results or must change for a search to be extended or moved:
 ``name``; ``database``; ``workers``; ``tuning`` (decoding tuning runs after the demonstration search and

@@ -31,6 +31,7 @@ from demo_search.config.base import (
 )
 from demo_search.config.chat_template_text import chat_template_text
 from demo_search.config.database import chosen_database_url, database_url_problem, masked_url
+from demo_search.config.paths import is_local_model
 from demo_search.config.tuning import TuningConfig
 from workers.decoding import DECODING_RANGES
 
@@ -83,12 +84,31 @@ class ModelConfig(Section):
         validate_default=True,
         description="'tiny' (the bundled model), a local model directory, or a hub id (org/name)",
     )
+    revision: str | None = Field(
+        None, min_length=1, description="for a hub id: the branch, tag or commit to load (null: main)"
+    )
     engine: Literal["transformers", "vllm"] = "transformers"
-    dtype: Literal["auto", "float32", "float16", "bfloat16"] = "float32"
-    max_context: PositiveInt | None = Field(None, description="context window; null means the model's own")
+    dtype: Literal["auto", "float32", "float16", "bfloat16"] = Field(
+        "auto", description="auto: bfloat16 on GPUs that support it (else float16), float32 on CPU"
+    )
+    max_context: PositiveInt | None = Field(
+        None, description="context window in tokens; null means the model's own window, capped at 32768"
+    )
     batch_size: PositiveInt = 8
     tensor_parallel_size: PositiveInt = 1
     options: dict[str, Any] = Field(default_factory=dict, description="engine keyword arguments, passed through")
+
+    @model_validator(mode="after")
+    def _settings_fit_model_and_engine(self) -> ModelConfig:
+        problems = []
+        if self.revision is not None and is_local_model(self.path):
+            problems.append(f"model.revision is {self.revision!r} but model.path {self.path!r} is a local directory; "
+                            "a revision applies to hub ids only (remove model.revision)")
+        if self.options and self.engine != "vllm":
+            problems.append(f"model.options {sorted(self.options)} are passed to vLLM, but model.engine is "
+                            f"{self.engine!r}, which takes none (remove model.options)")
+        cross_field(problems)
+        return self
 
 
 class TemplateConfig(Section):
@@ -312,6 +332,12 @@ class SearchConfig(Section):
         if tensor_parallel > 1 and self.workers.gpus_per_worker < tensor_parallel:
             problems.append(f"workers.gpus_per_worker must be >= model.tensor_parallel_size ({tensor_parallel}), "
                             f"got {self.workers.gpus_per_worker:g}")
+        gpus = self.workers.gpus_per_worker
+        utilization = self.model.options.get("gpu_memory_utilization")
+        if self.model.engine == "vllm" and 0 < gpus < 1 and isinstance(utilization, int | float) and utilization > gpus:
+            problems.append(f"model.options.gpu_memory_utilization is {utilization:g} but workers.gpus_per_worker is "
+                            f"{gpus:g}: engines sharing a GPU would ask for more than its memory; set it to at most "
+                            f"{gpus:g}, or leave it out to get vLLM's default scaled by gpus_per_worker")
         cross_field(problems)
         return self
 

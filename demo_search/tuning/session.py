@@ -75,11 +75,6 @@ def _tune(
              "parameter can change a score; tuning needs a generating scorer (match, judge or reward)"],
         )
     tokenizer = load_tokenizer(config)
-    if tokenizer is None:
-        raise TuningError(
-            f"the tokenizer of model {config.model.path!r} is not on this machine",
-            ["tuning tokenizes the prompt here; put the model directory on this machine (model.path)"],
-        )
     template = build_template(config, tokenizer)
     seed = config.tuning.seed if config.tuning.seed is not None else config.seed
     space = SearchSpace.from_config(config.tuning.ranges, decoding_params(config))

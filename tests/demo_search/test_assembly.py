@@ -63,11 +63,32 @@ def test_decoding_params_carry_every_decoding_field(tmp_path) -> None:
     )
 
 
-def test_engine_spec_follows_model_and_workers(tmp_path) -> None:
-    model = {"path": "org/model", "engine": "vllm", "dtype": "bfloat16", "max_context": 4096, "batch_size": 4,
-             "tensor_parallel_size": 2, "options": {"gpu_memory_utilization": 0.8}}
+def test_engine_spec_follows_model_and_workers(tmp_path, hub_model) -> None:
+    model = {"path": hub_model.repo_id, "revision": "main", "engine": "vllm", "dtype": "bfloat16",
+             "max_context": 4096, "batch_size": 4, "tensor_parallel_size": 2,
+             "options": {"gpu_memory_utilization": 0.8}}
     spec = engine_spec(config(tmp_path, model=model, workers={"gpus_per_worker": 2.0}))
-    assert (spec.kind, spec.model, spec.dtype, spec.device) == ("vllm", "org/model", "bfloat16", "cuda")
+    assert (spec.kind, spec.model, spec.revision, spec.dtype, spec.device) == (
+        "vllm", hub_model.repo_id, "main", "bfloat16", "cuda"
+    )
     assert (spec.max_context, spec.batch_size) == (4096, 4)
     assert spec.options == {"gpu_memory_utilization": 0.8, "tensor_parallel_size": 2}
-    assert engine_spec(config(tmp_path)).device == "cpu"
+    default = engine_spec(config(tmp_path))
+    assert (default.device, default.dtype, default.revision) == ("cpu", "auto", None)
+
+
+@pytest.mark.parametrize(
+    ("gpus", "options", "expected"),
+    [
+        (0.5, {}, {"gpu_memory_utilization": 0.45}),
+        (0.25, {}, {"gpu_memory_utilization": 0.225}),
+        (1.0, {}, {}),
+        (0.5, {"gpu_memory_utilization": 0.4}, {"gpu_memory_utilization": 0.4}),
+        (0.5, {"kv_cache_memory_bytes": 1 << 30}, {"kv_cache_memory_bytes": 1 << 30}),
+    ],
+)
+def test_a_fraction_of_a_gpu_gets_that_fraction_of_vllms_memory_share(tmp_path, hub_model, gpus, options,
+                                                                        expected) -> None:
+    model = {"path": hub_model.repo_id, "engine": "vllm", "options": options}
+    assert engine_spec(config(tmp_path, model=model, workers={"gpus_per_worker": gpus})).options == expected
+

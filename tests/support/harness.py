@@ -179,8 +179,9 @@ def invoke(*args: str) -> Result:
 
 def cli_env(*, failpoints: str | None = None) -> dict[str, str]:
     """The environment of a ``demo-search`` subprocess: joins this process's Ray, wide output, no stray settings."""
+    address = ray_address()  # first: starting Ray may set RAY_AUTH_MODE=token here, which the child needs too
     env = {k: v for k, v in os.environ.items() if k not in ("DEMO_SEARCH_FAILPOINTS", "DEMO_SEARCH_DB", "RAY_ADDRESS")}
-    env.update(RAY_ADDRESS=ray_address(), COLUMNS=WIDE, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+    env.update(RAY_ADDRESS=address, COLUMNS=WIDE, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
     if failpoints:
         env["DEMO_SEARCH_FAILPOINTS"] = failpoints
     return env

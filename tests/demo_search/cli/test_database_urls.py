@@ -40,7 +40,7 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     )
     (tmp_path / "held.jsonl").write_text(json.dumps({"prompt": "x", "reference": "y"}) + "\n", encoding="utf-8")
     (tmp_path / "search.yaml").write_text(
-        "name: urls\nmodel: {path: org/base-model}\n"
+        "name: urls\nmodel: {path: tiny}\n"
         "data: {pool: {path: pool.jsonl}, heldout: {path: held.jsonl}}\nscorer: {kind: match}\n",
         encoding="utf-8",
     )

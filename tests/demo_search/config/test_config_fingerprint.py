@@ -114,3 +114,13 @@ def test_a_setting_added_after_a_search_was_stored_matches_it_only_at_its_defaul
     assert diff_fingerprints(stored_before, changed) == ["decoding.temperature"]
     # A part the stored search has and the current config lacks is always a difference.
     assert diff_fingerprints({**current.parts, "template.retired": "h"}, current) == ["template.retired"]
+
+
+def test_a_hub_models_revision_counts_only_when_set(workspace):
+    hub = BASE.replace("{path: model}", "{path: org/name}")
+    unset = compute_fingerprint(load_config(write(workspace, hub)))
+    stored_before_the_key = {k: v for k, v in unset.parts.items() if k != "model.revision"}
+    assert diff_fingerprints(stored_before_the_key, unset) == []  # searches stored before the key existed resume
+    pinned = compute_fingerprint(load_config(write(workspace, hub.replace("org/name}", "org/name, revision: v2}"))))
+    assert diff_fingerprints(unset.parts, pinned) == ["model.revision"]
+    assert diff_fingerprints(stored_before_the_key, pinned) == ["model.revision"]

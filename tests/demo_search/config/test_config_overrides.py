@@ -17,6 +17,7 @@ def test_overrides_set_nested_values_lists_and_nulls_in_order(workspace):
         "strategy.beam_width=4",
         "decoding.stop=['# Query', '\\n\\n']",
         "model.max_context=null",
+        "model.engine=vllm",
         "model.options.gpu_memory_utilization=0.8",
         "scorer.match.mode=normalized",
     ])

@@ -5,13 +5,15 @@ from __future__ import annotations
 import workers.tiny
 from demo_search.assembly import engine_spec
 from demo_search.config import load_config
+from demo_search.inputs import model_source
 from tests.demo_search.config.config_files import BASE, problems_of, write
+from workers.model_source import ModelSource
 
 
 def test_hub_id_is_kept_and_not_checked_on_disk(workspace):
     config = load_config(write(workspace, BASE.replace("{path: model}", "{path: meta-llama/Llama-2-7b-hf}")))
     assert config.model.path == "meta-llama/Llama-2-7b-hf"
-    assert engine_spec(config).model == "meta-llama/Llama-2-7b-hf"
+    assert model_source(config) == ModelSource("meta-llama/Llama-2-7b-hf")
 
 
 def test_missing_local_model_directory_is_reported(workspace):
