@@ -137,6 +137,10 @@ class EngineActor:
 
     def _loaded_engine(self) -> Engine:
         if self._engine is None:
+            if self._engine_loads:  # free what an engine discarded or shut down still holds before the next one
+                gc.collect()
+                if torch.cuda.is_available():
+                    torch.cuda.empty_cache()
             if self._factory is None:
                 from workers.engines import create_engine
 
@@ -167,10 +171,6 @@ class EngineActor:
             engine.close()
         except Exception:  # a dead engine may not close cleanly; what is left of it is dropped either way
             logger.warning("%s: closing the dead engine failed", self._incarnation, exc_info=True)
-        del engine
-        gc.collect()
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
 
 
 def _compute(engine: Engine, unit: WorkUnit) -> ScoreResult | GenerateResult:
