@@ -22,6 +22,7 @@ from demo_search.search.step_failures import SKIPPED_NOTE
 from demo_search.types import Demonstration
 from tests.support import harness
 from tests.support.harness import SearchDb
+from tests.workers.dying import DyingFactory
 from tests.workers.fakes import FailingEngine
 from workers.engine import Engine
 from workers.engines import create_engine
@@ -109,6 +110,35 @@ def test_an_engine_failure_fails_its_step_and_a_run_with_skip_chooses_among_the_
     assert [(row[0], row[-1]) for row in rows] == [
         ("0", "1"), ("1", "7 (1 skipped, 1 failed)"), ("2", "6 (1 skipped)")
     ]
+
+
+def test_an_engine_that_dies_mid_unit_is_rebuilt_and_the_search_reaches_the_undisturbed_trajectory(
+    tmp_path: Path, model_dir: Path, ray_address: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = harness.write_search_data(tmp_path / "data", model_dir, prompts=PROMPTS)
+    configs = {
+        name: harness.write_config(
+            tmp_path / f"{name}.yaml", files, name=name, db=tmp_path / f"{name}.db", strategy={"max_steps": 1}
+        )
+        for name in ("clean", "dying")
+    }
+    assert harness.invoke("run", str(configs["clean"])).exit_code == 0
+    dying_key = set_key((files.pool_items[2].id,))
+    factory = DyingFactory(die_on=dying_key, how="cuda-oom")
+    monkeypatch.setattr(workers.dispatch, "Dispatcher", functools.partial(workers.dispatch.Dispatcher, engine_factory=factory))
+
+    result = harness.invoke("run", str(configs["dying"]))
+
+    assert result.exit_code == 0, result.output
+    output = " ".join(result.output.split())
+    assert "died, rebuilding it: EngineDeadError: " in output and "(OutOfMemoryError: CUDA out of memory" in output
+    assert "0 unit(s) failed" in output
+    clean, dying = SearchDb(tmp_path / "clean.db", "clean"), SearchDb(tmp_path / "dying.db", "dying")
+    assert dying.status() == "finished"
+    assert {row[1]: row[4] for row in dying.candidates()}[dying_key] == "scored"
+    assert dying.rows_per_set() == clean.rows_per_set()  # every pair once, the retried unit's too
+    for got, want in zip(dying.trajectory(), clean.trajectory(), strict=True):
+        assert got[:3] == want[:3] and got[3] == pytest.approx(want[3], abs=1e-6)
 
 
 def test_unparsable_judgements_end_the_run_with_a_clear_message_and_stay_stored(
