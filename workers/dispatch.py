@@ -10,6 +10,11 @@ Guarantees of ``Dispatcher.run``:
 * a unit whose actor died (or became unreachable) is re-queued on the first free live actor, and the
   death is counted and logged; an engine error is retried until the unit has had ``max_attempts``
   attempts (a ``ContextLengthError`` is not retried), then the unit is yielded as failed;
+* a unit whose engine died inside a live actor (``EngineDeadError``: see ``workers.actor``) is handled like a
+  unit whose actor died: the attempt counts, the unit is re-queued, and the actor takes no unit until a
+  ``load()`` probe has built its new engine (if that fails, the actor leaves the pool). So a death costs one
+  attempt of the unit in flight, never the attempts of the units after it, and no unit is sent more than
+  ``max_attempts`` times however often engines die;
 * an actor that died for good, or is not back within ``recovery_timeout_s``, leaves the pool; if none
   is left, ``NoLiveActorsError`` is raised after everything that finished was yielded, naming the
   units not yielded;
@@ -39,7 +44,7 @@ from ray.exceptions import RayError, RayTaskError
 
 from workers.actor import ActorCounters, EngineFactory, RunReply
 from workers.dispatch_stats import DispatchStats, StatsTally
-from workers.errors import NoLiveActorsError, PlacementError, WorkerError
+from workers.errors import EngineDeadError, NoLiveActorsError, PlacementError, WorkerError
 from workers.placement import ActorOptions
 from workers.pool import ActorPool, describe_error
 from workers.slots import Slot
@@ -241,7 +246,10 @@ class Dispatcher:
         try:
             reply: RunReply = ray.get(ref)
         except RayTaskError as err:
-            slot.finish_unit()
+            if isinstance(err.cause, EngineDeadError):
+                self._pool.engine_died(slot, err)
+            else:
+                slot.finish_unit()
             queue.attempt_failed(unit, slot.name, describe_error(err), err.cause)
             return
         except RayError as err:  # RayActorError, or the actor's process lost in another way
@@ -255,8 +263,7 @@ class Dispatcher:
             rerun = self._pool.note_restart(slot, reply.incarnation, unit.unit_id)
         queue.succeeded(unit, reply.result, slot.name, extra_attempts=rerun)
 
-    @staticmethod
-    def _check_warm(call: _RunCall) -> None:
+    def _check_warm(self, call: _RunCall) -> None:
         """Log a failed warm call (it never changes results) and warm again next time."""
         if call.warm_ref is None:
             return
@@ -264,6 +271,9 @@ class Dispatcher:
             ray.get(call.warm_ref)  # done: the actor ran it before the unit
         except RayError as err:
             call.slot.forget_warm()
+            if isinstance(err, RayTaskError) and isinstance(err.cause, EngineDeadError):
+                # the unit after it ran on the engine the actor built again; only the death is left to count
+                self._tally.add(engine_deaths=1)
             logger.warning("actor %s could not warm the prefix: %s", call.slot.name, describe_error(err))
 
     @staticmethod

@@ -11,6 +11,7 @@ class DispatchStats:
 
     ``retries`` counts re-dispatches after a failed attempt; ``actor_deaths`` counts attempts lost
     because their actor died or became unreachable, and restarts seen in replies (Ray's own retries);
+    ``engine_deaths`` counts engines found dead inside a live actor (each then rebuilt by a ``load()`` probe);
     ``actors_lost`` counts actors removed from the pool for good. Token totals sum the engines' call
     stats of successful units (warming is not included).
     """
@@ -19,6 +20,7 @@ class DispatchStats:
     units_failed: int = 0
     retries: int = 0
     actor_deaths: int = 0
+    engine_deaths: int = 0
     actors_lost: int = 0
     prefix_warms: int = 0
     prompt_tokens: int = 0

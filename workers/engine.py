@@ -25,6 +25,9 @@ class Engine(ABC):
       wall time.
     * A request that does not fit ``max_context`` raises ``ContextLengthError`` before any compute.
     * ``warm(prefix_ids)`` may precompute a shared prefix; it never changes results.
+    * A failure that leaves the engine itself unusable (its engine process died, the device ran out of memory)
+      raises ``EngineDeadError`` (``workers.errors``), chaining the backend's error; after it the engine is only
+      closed. Any other error concerns the request alone: the engine stays usable.
     """
 
     @property

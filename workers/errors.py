@@ -9,6 +9,15 @@ class EngineError(WorkerError):
     """An engine could not load a model or run a request."""
 
 
+class EngineDeadError(EngineError):
+    """The engine can no longer run requests: its engine process exited, or the device ran out of memory.
+
+    An engine raises it (chaining the backend's own error) when a failure leaves *the engine* unusable rather than
+    one request; ``EngineActor`` answers it by discarding the engine, and its next call builds a new one from the
+    ``EngineSpec``. Any other ``EngineError`` leaves the engine usable.
+    """
+
+
 class ContextLengthError(EngineError):
     """A prompt (plus its target or ``max_tokens``) does not fit the model's context window."""
 

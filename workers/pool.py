@@ -155,7 +155,7 @@ class ActorPool:
         except ActorDiedError as err:
             self.drop(slot, f"it is dead for good: {describe_error(err)}")
         except RayTaskError as err:
-            self.drop(slot, f"its engine failed to load after a restart: {describe_error(err)}")
+            self.drop(slot, f"its engine failed to load again (after a restart or its death): {describe_error(err)}")
         except RayActorError as err:
             slot.still_unavailable(time.monotonic() + self._probe_interval_s)
             logger.info("actor %s still unavailable (%s); probing again", slot.name, describe_error(err))
@@ -171,6 +171,15 @@ class ActorPool:
         self._tally.add(actor_deaths=1)
         slot.mark_dead(time.monotonic())
         logger.warning("actor %s (%s) failed: %s", slot.name, slot.incarnation, describe_error(err))
+
+    def engine_died(self, slot: Slot, err: Exception) -> None:
+        """The engine of ``slot``'s actor died during the unit in flight; the actor lives and has discarded it. Count
+        it, and probe the actor (its ``load()`` builds a new engine) before any unit: a failed rebuild drops it."""
+        self._tally.add(engine_deaths=1)
+        slot.mark_dead(time.monotonic())
+        logger.warning(
+            "engine of actor %s (%s) died, rebuilding it: %s", slot.name, slot.incarnation, describe_error(err)
+        )
 
     def note_restart(self, slot: Slot, incarnation: str, unit_id: str) -> int:
         """A reply for ``unit_id`` came from a new incarnation of the actor: count the death; 1 if Ray re-ran the

@@ -6,7 +6,7 @@ States and the transitions between them (``TRANSITIONS`` is the one table of wha
     STARTING --join--> PROBING                                        an actor added while running (growth)
     IDLE --start_unit--> BUSY --finish_unit / abandon_unit--> IDLE   one unit in flight
     IDLE --restarted--> IDLE                                          a reply came from a new incarnation
-    BUSY --mark_dead--> WAITING                                       the unit's actor died or is unreachable
+    BUSY --mark_dead--> WAITING                                       the unit's actor (or its engine) died
     WAITING --start_probe--> PROBING                                  a ``load()`` probe is in flight
     PROBING --still_unavailable--> WAITING                            probe again after ``retry_in``
     PROBING --abandon_probe--> WAITING                                the run stopped: probe again next run
@@ -158,7 +158,8 @@ class Slot:
         self.warmed_prefix = None
 
     def mark_dead(self, now: float) -> None:
-        """The actor of the unit in flight died or became unreachable: probe it at once, before any unit."""
+        """The actor of the unit in flight died or became unreachable, or its engine died (the actor discarded it):
+        probe it at once, before any unit (the probe's ``load()`` answers once the engine is built again)."""
         self._move("mark_dead")
         self.failed_at = self.probe_after = now
         self.warmed_prefix = None

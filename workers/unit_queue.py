@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """A unit is sent at most ``max_attempts`` times in all (attempts lost with a dead actor count), and a
+    """A unit is sent at most ``max_attempts`` times in all (attempts lost with a dead actor or engine count), and a
     ``ContextLengthError`` ends it at once: the request will not fit however often it is sent."""
 
     max_attempts: int = 3

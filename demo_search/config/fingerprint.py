@@ -18,7 +18,8 @@ path, each part the SHA-256 of the value's canonical JSON (sorted keys, no white
 Excluded, because they do not change results or must change for a search to be extended or moved:
 ``name``; ``database``; ``workers``; ``tuning`` (decoding tuning runs after the demonstration search and
 keeps its own study; it never changes the search's results); ``strategy.max_steps`` and ``strategy.budget`` (so a
-finished search can be continued with more steps or budget); ``model.batch_size`` and ``model.tensor_parallel_size`` (how work is
+finished search can be continued with more steps or budget); ``strategy.on_failed_candidate`` (so a step that
+failed can be resumed with ``skip``; each recorded step names the candidates it skipped, and replay reads them); ``model.batch_size`` and ``model.tensor_parallel_size`` (how work is
 spread); the sections of the scorers that ``scorer.kind`` does not select; and the judge's transport settings
 ``scorer.judge.base_url``, ``api_key_env``, ``timeout_s``, ``max_retries`` and ``concurrency``.
 
@@ -52,6 +53,7 @@ EXCLUDED = frozenset({
     "tuning",
     "strategy.max_steps",
     "strategy.budget",
+    "strategy.on_failed_candidate",
     "model.batch_size",
     "model.tensor_parallel_size",
     "scorer.judge.base_url",

@@ -167,6 +167,11 @@ class StrategyConfig(Section):
     max_steps: PositiveInt = 3
     min_delta: Annotated[StrictFloat, Field(allow_inf_nan=False)] = 0.0
     budget: BudgetConfig = section()
+    on_failed_candidate: Literal["fail", "skip"] = Field(
+        "fail",
+        description="a step in which a candidate failed on every attempt: fail (choose nothing; resume retries it) "
+        "or skip (choose among the others, naming the skipped ones in the trajectory)",
+    )
 
     @model_validator(mode="after")
     def _width_needs_beam(self) -> StrategyConfig:

@@ -3,7 +3,8 @@
 The database is the search's memory. Every finished unit is written at once, in one transaction; a step's
 candidates and its choice are written when the step ends. On start the driver replays the recorded steps
 through the strategy (no model work) and continues where the search stopped, sending only the
-(candidate set, prompt) pairs that are not stored yet; that is all "resume" is.
+(candidate set, prompt) pairs that are not stored yet; that is all "resume" is. A step in which a candidate's
+unit failed for good chooses nothing unless ``on_failed_candidate`` is ``skip`` (``demo_search.search.step_failures``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,13 @@ from demo_search.search.candidates import BASE_PROPOSAL, Aggregate, Proposal, Sc
 from demo_search.search.follow_ups import plan_follow_ups
 from demo_search.search.problem import SearchProblem
 from demo_search.search.progress import NullProgress, ProgressSink
+from demo_search.search.step_failures import (
+    POLICIES,
+    FailedCandidate,
+    FailedCandidatePolicy,
+    UnitFailure,
+    step_failed_error,
+)
 from demo_search.search.strategies import Strategy
 from demo_search.types import HeldOutPrompt
 from workers.decoding import DecodingParams
@@ -60,6 +68,14 @@ class SearchOutcome:
     cached_tokens: int
 
 
+@dataclass(frozen=True)
+class StepEvaluation:
+    """A step's candidate sets ranked (sets without a score last), and those whose unit failed for good."""
+
+    ranked: list[ScoredSet]
+    failed: list[FailedCandidate]
+
+
 class UnitDispatcher(Protocol):
     """What the driver needs of ``workers.dispatch.Dispatcher``: ``run(units)`` yielding one result per unit."""
 
@@ -70,7 +86,9 @@ class SearchDriver:
     """Runs (or continues) the search ``name`` stored in ``store`` to its end.
 
     Generated answers use ``decoding`` with the template's stop strings added; ``strategy`` decides each step's
-    candidate sets, its survivors and whether the search stops early (``min_delta``)."""
+    candidate sets, its survivors and whether the search stops early (``min_delta``). ``on_failed_candidate``
+    says what a step whose candidate failed for good does (``fail``: raise ``StepFailedError`` and record no
+    choice; ``skip``: choose among the others, naming the skipped ones in their stored reasons)."""
 
     def __init__(
         self,
@@ -85,7 +103,10 @@ class SearchDriver:
         max_steps: int,
         budget: Budget = Budget(),
         progress: ProgressSink | None = None,
+        on_failed_candidate: FailedCandidatePolicy = "fail",
     ) -> None:
+        if on_failed_candidate not in POLICIES:
+            raise ValueError(f"on_failed_candidate must be one of {POLICIES}, got {on_failed_candidate!r}")
         self.name = name
         self.store = store
         self.dispatcher = dispatcher
@@ -96,6 +117,7 @@ class SearchDriver:
         self.max_steps = max_steps
         self.budget = budget
         self.progress = progress or NullProgress()
+        self.on_failed_candidate = on_failed_candidate
         self._with_targets = scorer.engine_call == "score"
         self._started = time.monotonic()
         self._pairs_computed = 0
@@ -116,10 +138,13 @@ class SearchDriver:
             if not proposals:
                 stop_reason = "the pool is exhausted"
                 break
-            ranked = self._evaluate(step, proposals)
-            if ranked is None:
+            evaluation = self._evaluate(step, proposals)
+            if evaluation is None:
                 stop_reason = "budget exhausted"
                 break
+            if evaluation.failed and self.on_failed_candidate == "fail":
+                raise step_failed_error(self.name, step, evaluation.failed)
+            ranked = evaluation.ranked
             if not ranked or not ranked[0].score.valid:
                 stop_reason = f"no candidate of step {step} could be scored"
                 break
@@ -129,7 +154,7 @@ class SearchDriver:
                 self.progress.step_finished(step, stop_reason)
                 logger.info("step %d: %s", step, stop_reason)
                 break
-            self._record_step(step, ranked)
+            self._record_step(step, ranked, failed_skipped=evaluation.failed)
             failpoint("after_step")
             beams, history = self._advance(step, ranked, history)
         best = beams[0] if beams else None
@@ -195,8 +220,9 @@ class SearchDriver:
 
     # -- one step ---------------------------------------------------------------------------------------
 
-    def _evaluate(self, step: int, proposals: list[Proposal]) -> list[ScoredSet] | None:
-        """Evaluate the step's sets (only pairs not stored), record its candidates, return them ranked.
+    def _evaluate(self, step: int, proposals: list[Proposal]) -> StepEvaluation | None:
+        """Evaluate the step's sets (only pairs not stored), record its candidates, return them ranked with the
+        failed ones.
 
         ``None`` when the budget ran out before the step was complete.
         """
@@ -225,7 +251,7 @@ class SearchDriver:
             "step %d: %d candidate set(s), %d unit(s) to run (%d pairs; %d already stored; %d skipped)",
             step, len(proposals), len(units), pairs, len(stored), len(skipped),
         )
-        failures: dict[str, str] = {}
+        failures: dict[str, UnitFailure] = {}
         if not self._run_units(step, units, set_keys, failures, lambda unit_id: self.problem.prompts_by_id):
             return None
         if self.problem.follow_ups and not self._with_targets and not self._ask_follow_ups(
@@ -233,14 +259,19 @@ class SearchDriver:
         ):
             return None
         scored = [self._record_candidate(step, p, skipped, failures) for p in proposals]
-        return rank(scored)
+        failed = [
+            FailedCandidate(p.candidate.key, p.candidate.added, failures[p.candidate.key])
+            for p in proposals
+            if p.candidate.key in failures
+        ]
+        return StepEvaluation(rank(scored), failed)
 
     def _run_units(
         self,
         step: int,
         units: list[WorkUnit],
         set_keys: dict[str, str],
-        failures: dict[str, str],
+        failures: dict[str, UnitFailure],
         prompts_of: Callable[[str], Mapping[str, HeldOutPrompt]],
     ) -> bool:
         """Run ``units`` and persist their results (``prompts_of(unit_id)``: the held-out prompts of a unit's
@@ -259,7 +290,7 @@ class SearchDriver:
         return True
 
     def _ask_follow_ups(
-        self, step: int, proposals: list[Proposal], skipped: dict[str, str], failures: dict[str, str]
+        self, step: int, proposals: list[Proposal], skipped: dict[str, str], failures: dict[str, UnitFailure]
     ) -> bool:
         """Generate the follow-up prompts (MT-Bench's turn 2) of every candidate set that was not skipped and did
         not fail, round after round (see :func:`~demo_search.search.follow_ups.plan_follow_ups`); the answers they
@@ -285,11 +316,11 @@ class SearchDriver:
                 return False
 
     def _persist(
-        self, set_key: str, result: UnitResult, failures: dict[str, str], prompts: Mapping[str, HeldOutPrompt]
+        self, set_key: str, result: UnitResult, failures: dict[str, UnitFailure], prompts: Mapping[str, HeldOutPrompt]
     ) -> None:
         if not result.ok:
             self._units_failed += 1
-            failures[set_key] = result.error or "unknown error"
+            failures[set_key] = UnitFailure(result.error or "unknown error", result.attempts)
             logger.error("unit %s failed after %d attempt(s): %s", result.unit_id, result.attempts, result.error)
             self.progress.unit_done(0, 0, ok=False)
             return
@@ -332,7 +363,7 @@ class SearchDriver:
         return b.max_wall_time_s is not None and time.monotonic() - self._started >= b.max_wall_time_s
 
     def _record_candidate(
-        self, step: int, proposal: Proposal, skipped: dict[str, str], failures: dict[str, str]
+        self, step: int, proposal: Proposal, skipped: dict[str, str], failures: dict[str, UnitFailure]
     ) -> ScoredSet:
         candidate = proposal.candidate
         key = candidate.key
@@ -341,7 +372,7 @@ class SearchDriver:
             self.store.record_candidate(self.name, Candidate(**base, status=CandidateStatus.SKIPPED, reason=skipped[key]))
             return proposal.scored(Aggregate.of([]))
         if key in failures:
-            reason = f"engine failure: {failures[key]}"
+            reason = failures[key].reason(self.on_failed_candidate)
             self.store.record_candidate(self.name, Candidate(**base, status=CandidateStatus.FAILED, reason=reason))
             return proposal.scored(Aggregate.of([]))
         rows = [e for e in self.store.evaluations_for(self.name, key) if e.prompt_id in self.problem.prompts_by_id]
@@ -361,7 +392,7 @@ class SearchDriver:
             )
         return proposal.scored(aggregate)
 
-    def _record_step(self, step: int, ranked: list[ScoredSet]) -> None:
+    def _record_step(self, step: int, ranked: list[ScoredSet], *, failed_skipped: list[FailedCandidate]) -> None:
         best = ranked[0]
         runner = ranked[1] if len(ranked) > 1 and ranked[1].score.valid else None
         self.store.record_step(
@@ -388,5 +419,7 @@ class SearchDriver:
                 f"step {step}: chose {best.candidate.added} score {best.score.mean:.4f} ± {best.score.stderr:.4f} "
                 f"(n={best.score.n}){runner_text}"
             )
+        if failed_skipped:
+            line += f"; skipped, as failed: {', '.join(f.label for f in failed_skipped)}"
         logger.info(line)
         self.progress.step_finished(step, line)

@@ -113,6 +113,7 @@ def _drive(
                     max_steps=config.strategy.max_steps,
                     budget=Budget(**config.strategy.budget.model_dump()),
                     progress=progress,
+                    on_failed_candidate=config.strategy.on_failed_candidate,
                 )
                 outcome = driver.run()
         except (KeyboardInterrupt, SystemExit):

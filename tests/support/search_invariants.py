@@ -13,7 +13,9 @@ driver's code, and raises ``AssertionError`` listing every row that disagrees:
 * each recorded step chose the first set of the ranking under the documented rule (README, "Ties"): higher mean
   first; on equal means the set whose parent ranked better at the previous step, then the set whose added
   demonstration comes first in the pool file; sets without a score last. Its score and stderr are that
-  candidate's, and its runner-up is the second set of the ranking when that one has a score (else none).
+  candidate's, and its runner-up is the second set of the ranking when that one has a score (else none);
+* no recorded step chose over a candidate whose unit failed (an ``engine failure`` reason) unless that candidate's
+  reason says it was skipped under ``strategy.on_failed_candidate: skip`` (``SKIPPED_NOTE``).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from db import Candidate, CandidateStatus, Step, Store
+from demo_search.search.step_failures import SKIPPED_NOTE
 
 _EXCLUDED = re.compile(r"\b(\d+) failed evaluation")
 """How a scored candidate's reason names the evaluations left out of its mean."""
@@ -72,6 +75,7 @@ def assert_search_invariants(store: Store, name: str) -> SearchCheck:
         ranking = _ranking(candidates, previous, pool_position, width, problems)
         if index < len(steps):
             _check_choice(steps[index], ranking, problems)
+            _check_no_choice_over_failures(steps[index], candidates, problems)
         previous = ranking
 
     if problems:
@@ -134,6 +138,17 @@ def _ranking(
                 f"is not one of the {width} best of step {candidate.step_index - 1}"
             )
     return sorted(candidates, key=key)
+
+
+def _check_no_choice_over_failures(step: Step, candidates: Sequence[Candidate], problems: list[str]) -> None:
+    for candidate in candidates:
+        reason = candidate.reason or ""
+        engine_failure = candidate.status is CandidateStatus.FAILED and reason.startswith("engine failure")
+        if engine_failure and SKIPPED_NOTE not in reason:
+            problems.append(
+                f"step {step.step_index} chose set {step.set_key} over set {candidate.set_key}, whose unit failed "
+                f"and which is not recorded as skipped: {reason!r}"
+            )
 
 
 def _check_choice(step: Step, ranking: Sequence[Candidate], problems: list[str]) -> None:

@@ -24,6 +24,7 @@ from demo_search.scoring.base import Scorer
 from demo_search.scoring.loglik import LoglikScorer
 from demo_search.search.driver import Budget, SearchDriver
 from demo_search.search.problem import SearchProblem
+from demo_search.search.step_failures import FailedCandidatePolicy
 from demo_search.search.strategies import Strategy
 from demo_search.templates import UrialTemplate
 from demo_search.types import Demonstration, HeldOutPrompt
@@ -73,8 +74,8 @@ class ToySearch:
     """The toy search ``name`` in ``store``: builds drivers and fake dispatchers for it, and reads it back.
 
     Create one with ``ToySearch.create``. Every driver it builds runs the same strategy over the same problem
-    (what a resume with an unchanged configuration does); ``max_steps``, ``min_delta`` and the budget are the
-    driver's arguments, as they may differ between runs.
+    (what a resume with an unchanged configuration does); ``max_steps``, ``min_delta``, the budget and
+    ``on_failed_candidate`` are the driver's arguments, as they may differ between runs.
     """
 
     store: Store
@@ -117,6 +118,7 @@ class ToySearch:
         min_delta: float = -1.0,
         budget: Budget = Budget(),
         decoding: DecodingParams = DecodingParams(max_tokens=16),
+        on_failed_candidate: FailedCandidatePolicy = "fail",
     ) -> SearchDriver:
         return SearchDriver(
             name=self.name,
@@ -128,6 +130,7 @@ class ToySearch:
             decoding=decoding,
             max_steps=max_steps,
             budget=budget,
+            on_failed_candidate=on_failed_candidate,
         )
 
     # -- reading back ----------------------------------------------------------------------------------------

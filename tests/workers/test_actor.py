@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.workers.dying import DyingFactory
+from tests.workers.fakes import FailingEngine
 from workers.actor import EngineActor, RunReply
 from workers.decoding import DecodingParams
 from workers.engines import create_engine
-from workers.errors import EngineError
+from workers.errors import EngineDeadError, EngineError
 from workers.spec import EngineSpec
 from workers.tree import Branch, GenerateResult, Leaf, PrefixTree, ScoreResult
 from workers.units import WorkUnit
@@ -69,3 +71,32 @@ def test_an_engine_that_cannot_load_raises_its_own_error(tmp_path):
     actor.ready()
     with pytest.raises(EngineError, match="missing"):
         actor.load()
+
+
+@pytest.mark.parametrize("how", ["engine-dead", "cuda-oom"])
+def test_an_engine_that_dies_mid_unit_is_discarded_and_the_next_call_builds_a_new_one(spec, how):
+    actor = EngineActor(spec, DyingFactory(die_on="c", how=how))
+    unit = WorkUnit("u", "score", tree(2))
+
+    with pytest.raises(EngineDeadError, match=r"died while running unit u \((EngineDeadError|OutOfMemoryError): "):
+        actor.run(unit)
+    counters = actor.counters()
+    assert (counters.engine_loads, counters.engine_deaths, counters.units_run) == (1, 1, 0)
+
+    actor.load()  # what the dispatcher's probe does: the new engine is built from the spec
+    reply = actor.run(unit)
+
+    counters = actor.counters()
+    assert (counters.engine_loads, counters.engine_deaths, counters.units_run) == (2, 1, 1)
+    expected = create_engine(spec).score(unit.tree)
+    assert [s.token_logprobs for s in reply.result.scores] == [s.token_logprobs for s in expected.scores]
+
+
+def test_an_ordinary_engine_error_leaves_the_engine_in_place(spec):
+    actor = EngineActor(spec, lambda s: FailingEngine(create_engine(s), frozenset({"c"})))
+
+    with pytest.raises(RuntimeError, match="injected engine failure on branch c"):
+        actor.run(WorkUnit("u", "score", tree(5)))
+
+    counters = actor.counters()
+    assert (counters.engine_loads, counters.engine_deaths) == (1, 0)

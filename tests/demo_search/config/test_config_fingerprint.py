@@ -26,12 +26,12 @@ def test_fingerprint_is_stable_across_key_order_and_equal_configs(workspace):
     assert first == compute_fingerprint(load_config(one))
 
 
-def test_fingerprint_ignores_name_database_workers_steps_budget_and_batching(workspace):
+def test_fingerprint_ignores_name_database_workers_steps_budget_failure_policy_and_batching(workspace):
     base = compute_fingerprint(load_config(write(workspace, BASE)))
     changed = compute_fingerprint(load_config(write(workspace, BASE), [
         "name=other", "database.url=sqlite:///elsewhere.db", "workers.count=8", "workers.gpus_per_worker=1",
         "workers.cpus_per_worker=4", "strategy.max_steps=10", "strategy.budget.max_evaluations=100",
-        "strategy.budget.max_wall_time_s=60", "model.batch_size=32",
+        "strategy.budget.max_wall_time_s=60", "model.batch_size=32", "strategy.on_failed_candidate=skip",
     ]))
     assert changed == base
 

@@ -25,6 +25,7 @@ from tests.demo_search.config.config_files import BASE, line_of, problems_of, wr
         ("decoding: {stop: ['']}", "decoding.stop[0] must not be empty"),
         ("strategy: [greedy]", "strategy must be a mapping of keys to values (a section), got ['greedy']"),
         ("strategy: {min_delta: .nan}", "strategy.min_delta must be a finite number, got nan"),
+        ("strategy: {on_failed_candidate: ignore}", "strategy.on_failed_candidate must be one of fail, skip, got 'ignore'"),
         ("seed: -1", "seed must be >= 0, got -1"),
     ],
 )

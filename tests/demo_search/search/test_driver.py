@@ -13,6 +13,7 @@ import pytest
 
 from db import CandidateStatus, Store
 from demo_search.search.driver import Budget, SearchError
+from demo_search.search.step_failures import SKIPPED_NOTE, StepFailedError
 from tests.support.fake_dispatcher import ScoreTable
 from tests.support.toy_search import ToySearch, toy_problem
 
@@ -270,32 +271,111 @@ def test_equal_means_go_to_the_better_ranked_parent_beam_before_the_pool_order(s
 # --- a failed unit --------------------------------------------------------------------------------------------
 
 
-def test_a_failed_unit_is_recorded_as_a_failed_candidate_and_the_step_goes_on_without_it(store: Store) -> None:
+def test_a_failed_unit_ends_its_step_failed_naming_the_candidate_and_nothing_is_chosen(store: Store) -> None:
     search = toy(store)
     fake = search.dispatcher(TABLE, fail={"a"})  # a would be step 1's best
 
-    outcome = search.driver(fake, max_steps=2).run()
+    with pytest.raises(StepFailedError) as raised:
+        search.driver(fake, max_steps=2).run()
+
+    a_id = search.problem.pool[0].id
+    assert str(raised.value).startswith(
+        "search 'toy': step 1 failed: 1 candidate set(s) failed on every attempt, so the step chose nothing"
+    )
+    assert raised.value.problems[0] == (
+        f"candidate {a_id}: failed after 3 attempt(s); last error: RuntimeError: injected failure of the set a"
+    )
+    assert "`demo-search resume toy` runs only the failed candidates' units" in raised.value.problems[1]
+    assert search.chosen() == [""]  # no choice for step 1, and nothing after it
+    failed = search.candidates(1)["a"]
+    assert (failed.status, failed.score, failed.n_scored) == (CandidateStatus.FAILED, None, 0)
+    assert failed.reason == "engine failure after 3 attempt(s): RuntimeError: injected failure of the set a"
+    assert store.evaluations_for("toy", failed.set_key) == []
+    assert {labels: c.status for labels, c in search.candidates(1).items() if labels != "a"} == dict.fromkeys(
+        "bcd", CandidateStatus.SCORED
+    )
+    assert store.candidates_of_step("toy", 2) == []
+
+
+def test_a_resume_once_the_fault_is_gone_runs_only_the_failed_units_and_reaches_the_undisturbed_trajectory(
+    store: Store,
+) -> None:
+    clean = toy(store, "clean")
+    clean.driver(clean.dispatcher(TABLE), max_steps=2).run()
+    search = toy(store)
+    with pytest.raises(StepFailedError):
+        search.driver(search.dispatcher(TABLE, fail={"a"}), max_steps=2).run()
+    healthy = search.dispatcher(TABLE)
+
+    outcome = search.driver(healthy, max_steps=2).run()
+
+    assert outcome.stop_reason == "max_steps (2) reached"
+    assert [pair.labels for pair in healthy.computed[::PROMPTS]] == [("a",), ("a", "b"), ("a", "c"), ("a", "d")]
+    assert len(healthy.computed) == 4 * PROMPTS
+    assert search.chosen() == clean.chosen() == ["", "a", "ab"]
+    assert search.stored_rows() == clean.stored_rows()
+
+
+def test_a_step_with_a_failed_candidate_fails_before_the_survivors_can_stop_the_search(store: Store) -> None:
+    # Without a, no candidate of step 1 improves on the base set by min_delta: the survivors alone would end the
+    # search; a failed candidate must not decide that either.
+    search = toy(store)
+    low = ScoreTable({"": 0.25, "a": 0.5, "b": 0.125, "c": 0.0}, spread=SPREAD)
+
+    with pytest.raises(StepFailedError, match="step 1 failed"):
+        search.driver(search.dispatcher(low, fail={"a"}), max_steps=2, min_delta=0.0).run()
+
+    assert search.chosen() == [""]
+
+
+def test_with_skip_the_step_chooses_among_the_survivors_and_names_the_skipped_candidate(store: Store) -> None:
+    search = toy(store)
+    fake = search.dispatcher(TABLE, fail={"a"})
+
+    outcome = search.driver(fake, max_steps=2, on_failed_candidate="skip").run()
 
     assert (outcome.stop_reason, outcome.units_failed) == ("max_steps (2) reached", 1)
     failed = search.candidates(1)["a"]
     assert (failed.status, failed.score, failed.n_scored) == (CandidateStatus.FAILED, None, 0)
-    assert failed.reason == "engine failure: RuntimeError: injected failure of the set a"
+    assert failed.reason == (
+        f"engine failure after 3 attempt(s): RuntimeError: injected failure of the set a; {SKIPPED_NOTE}"
+    )
     assert store.evaluations_for("toy", failed.set_key) == []
     assert search.chosen() == ["", "b", "ba"]
     assert search.label(store.steps("toy")[1].runner_up_item_id) == "c"
     assert outcome.pairs_computed == (1 + 3 + 3) * PROMPTS
+    # A later run (any policy) replays the recorded choice and computes nothing.
+    again = search.dispatcher(TABLE)
+    search.driver(again, max_steps=2).run()
+    assert again.units_received == 0 and search.chosen() == ["", "b", "ba"]
 
 
 def test_a_failed_base_set_ends_the_run_with_an_error_that_gives_the_reason(store: Store) -> None:
     search = toy(store)
     fake = search.dispatcher(TABLE, fail={""})
 
-    with pytest.raises(SearchError, match=r"the base set could not be scored \(no candidate of step 0") as raised:
+    with pytest.raises(StepFailedError, match=r"step 0 failed: 1 candidate set\(s\) failed") as raised:
         search.driver(fake).run()
 
-    assert raised.value.problems[0] == "base set: engine failure: RuntimeError: injected failure of the set base"
+    assert raised.value.problems[0].endswith(
+        "(base set): failed after 3 attempt(s); last error: RuntimeError: injected failure of the set base"
+    )
     (base,) = store.candidates_of_step("toy", 0)
     assert base.status is CandidateStatus.FAILED and store.steps("toy") == []
+
+
+def test_with_skip_a_failed_base_set_still_ends_the_run_with_its_reason(store: Store) -> None:
+    search = toy(store)
+    fake = search.dispatcher(TABLE, fail={""})
+
+    with pytest.raises(SearchError, match=r"the base set could not be scored \(no candidate of step 0") as raised:
+        search.driver(fake, on_failed_candidate="skip").run()
+
+    assert raised.value.problems[0] == (
+        "base set: engine failure after 3 attempt(s): RuntimeError: injected failure of the set base; "
+        f"{SKIPPED_NOTE}"
+    )
+    assert store.steps("toy") == []
 
 
 # --- beam search ------------------------------------------------------------------------------------------------
