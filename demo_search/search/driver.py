@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from db import Candidate, CandidateStatus, Step, Store
-from db import Evaluation as StoredEvaluation
 from demo_search.errors import DemoSearchError
 from demo_search.faults import failpoint
 from demo_search.scoring.base import Scorer
@@ -24,6 +23,7 @@ from demo_search.search.candidates import BASE_PROPOSAL, Aggregate, Proposal, Sc
 from demo_search.search.follow_ups import plan_follow_ups
 from demo_search.search.problem import SearchProblem
 from demo_search.search.progress import NullProgress, ProgressSink
+from demo_search.search.step_units import candidate_units, evaluation_rows
 from demo_search.search.step_failures import (
     POLICIES,
     FailedCandidate,
@@ -34,7 +34,6 @@ from demo_search.search.step_failures import (
 from demo_search.search.strategies import Strategy
 from demo_search.types import HeldOutPrompt
 from workers.decoding import DecodingParams
-from workers.tree import PrefixTree, ScoreResult
 from workers.units import UnitResult, WorkUnit
 
 logger = logging.getLogger(__name__)
@@ -232,19 +231,9 @@ class SearchDriver:
         )
         keys = [p.candidate.key for p in proposals if p.candidate.key not in skipped]
         stored = self.store.evaluated_pairs(self.name, keys)
-        units = []
-        set_keys: dict[str, str] = {}
-        for branch in tree.branches:
-            if branch.branch_id in skipped:
-                continue
-            leaves = tuple(x for x in tree.leaves if (branch.branch_id, x.leaf_id) not in stored)
-            if leaves:
-                unit_tree = PrefixTree(tree.prefix_ids, (branch,), leaves)
-                kind = self.scorer.engine_call
-                params = self.decoding if kind == "generate" else None
-                unit_id = f"{step}:{branch.branch_id}"
-                set_keys[unit_id] = branch.branch_id
-                units.append(WorkUnit(unit_id, kind, unit_tree, params))
+        units, set_keys = candidate_units(
+            tree, step=step, skipped=skipped, stored=stored, kind=self.scorer.engine_call, decoding=self.decoding
+        )
         pairs = sum(len(u.tree.leaves) for u in units)
         self.progress.step_started(step, len(units), pairs, len(stored))
         logger.info(
@@ -324,26 +313,7 @@ class SearchDriver:
             logger.error("unit %s failed after %d attempt(s): %s", result.unit_id, result.attempts, result.error)
             self.progress.unit_done(0, 0, ok=False)
             return
-        if isinstance(result.result, ScoreResult):
-            items = result.result.scores
-        else:
-            items = self.problem.template.answers(result.result.generations)
-        evaluations = self.scorer.evaluate(items, prompts)
-        tokens = {item.leaf_id: item.tokens for item in items}
-        rows = [
-            StoredEvaluation(
-                set_key=set_key,
-                prompt_id=e.prompt_id,
-                score=e.score,
-                output=e.output,
-                detail=dict(e.detail) or None,
-                prompt_tokens=tokens[e.prompt_id].prompt_tokens,
-                computed_tokens=tokens[e.prompt_id].computed_tokens,
-                cached_tokens=tokens[e.prompt_id].cached_tokens,
-                error=e.error,
-            )
-            for e in evaluations
-        ]
+        rows = evaluation_rows(set_key, result, self.scorer, self.problem.template, prompts)
         failpoint("before_persist")
         self.store.record_evaluations(self.name, rows)
         failpoint("after_persist")

@@ -66,9 +66,12 @@ class Recording:
         self.units.extend(units)
         return self.inner.run(units)
 
-    def leaf_texts(self, unit: WorkUnit) -> dict[str, str]:
-        tokenizer = self.inner.tokenizer
-        return {leaf.leaf_id: tokenizer.decode(list(leaf.prompt_ids)) for leaf in unit.tree.leaves}
+    def prompt_texts(self, unit: WorkUnit) -> dict[str, str]:
+        """Each leaf's whole prompt as text (where the tree cuts it into prefix, branch and leaf is the
+        tokenizer's business)."""
+        tokenizer, tree = self.inner.tokenizer, unit.tree
+        (branch,) = tree.branches
+        return {x.leaf_id: tokenizer.decode(list(tree.full_prompt(branch, x, with_target=False))) for x in tree.leaves}
 
 
 def search(store: Store, name: str, scorer_factory, *, max_context: int | None = None) -> ToySearch:
@@ -91,15 +94,15 @@ def test_turn_two_is_generated_after_the_sets_own_turn_one_answer_and_judged_as_
     toy.driver(dispatcher, max_steps=1).run()  # type: ignore[arg-type]
 
     # every set is asked its first turns in one unit, then its follow-ups in a second unit of its own
-    rounds = [(unit.unit_id.endswith(":round2"), set(dispatcher.leaf_texts(unit))) for unit in dispatcher.units]
+    rounds = [(unit.unit_id.endswith(":round2"), set(dispatcher.prompt_texts(unit))) for unit in dispatcher.units]
     base, step_one = [(False, FIRST_TURNS), (True, FOLLOW_UPS)], [(False, FIRST_TURNS)] * 2 + [(True, FOLLOW_UPS)] * 2
     assert rounds == base + step_one
     for unit in dispatcher.units:
         if unit.unit_id.endswith(":round2"):
             labels = "".join(dispatcher.inner.labels_of(unit.tree))
-            texts = dispatcher.leaf_texts(unit)
+            texts = dispatcher.prompt_texts(unit)
             own = f"# Query:\n```\nquestion 0\n```\n\n# Answer:\n```\nanswer of [{labels}] to question 0\n```\n\n"
-            assert texts[MATH_2.id].startswith(own) and "follow-up 0" in texts[MATH_2.id]
+            assert own + "# Query:\n```\nfollow-up 0" in texts[MATH_2.id] and "follow-up 0" in texts[MATH_2.id]
             assert "reference 0" not in texts[MATH_2.id]
     assert {toy.labels(c.demo_ids): c.n_scored for c in toy.store.candidates_of_step("turns", 1)} == {"a": 4, "b": 4}
 
@@ -123,7 +126,7 @@ def test_a_resumed_step_fills_turn_two_with_the_stored_turn_one_answers(store: S
     dispatcher = Recording(toy.dispatcher(ScoreTable({}), answer=lambda labels, pid: "a different answer"))
     toy.driver(dispatcher, max_steps=0).run()  # type: ignore[arg-type]
     (unit,) = dispatcher.units
-    texts = dispatcher.leaf_texts(unit)
+    texts = dispatcher.prompt_texts(unit)
     assert set(texts) == {MATH_2.id, WRITING_2.id}
     assert "answer of [] to question 1" in texts[WRITING_2.id] and "a different answer" not in texts[WRITING_2.id]
 
@@ -135,9 +138,9 @@ def test_scoring_references_asks_every_turn_at_once_after_the_reference_of_the_t
     dispatcher = Recording(toy.dispatcher(ScoreTable({})))
     toy.driver(dispatcher, max_steps=1).run()  # type: ignore[arg-type]
 
-    assert [set(dispatcher.leaf_texts(u)) for u in dispatcher.units] == [{MATH.id, MATH_2.id}] * 3
-    text = dispatcher.leaf_texts(dispatcher.units[0])[MATH_2.id]
-    assert text.startswith("# Query:\n```\nquestion 0\n```\n\n# Answer:\n```\nreference 0\n```\n\n")
+    assert [set(dispatcher.prompt_texts(u)) for u in dispatcher.units] == [{MATH.id, MATH_2.id}] * 3
+    text = dispatcher.prompt_texts(dispatcher.units[0])[MATH_2.id]
+    assert "# Query:\n```\nquestion 0\n```\n\n# Answer:\n```\nreference 0\n```\n\n# Query:\n```\nfollow-up 0" in text
 
 
 def test_a_turn_two_that_no_longer_fits_the_context_is_a_failed_evaluation_saying_why(store: Store) -> None:
