@@ -21,11 +21,11 @@ import pytest
 
 from demo_search.data import load_heldout
 from demo_search.scoring.judge import JudgeScorer
-from demo_search.scoring.judge_backend import JudgeBackend, JudgeReply
 from demo_search.scoring.judge_prompt import JudgeRequest
 from demo_search.search.turns import filled
 from demo_search.types import HeldOutPrompt
 from tests.paper_data import PAPER_DATA
+from tests.support.judges import RecordingJudge
 from workers.tree import LeafGeneration, TokenCounts
 
 FASTCHAT_PROMPTS = Path(__file__).resolve().parents[2] / "data" / "fastchat" / "judge_prompts.jsonl"
@@ -76,21 +76,6 @@ def fastchat_prompt(question: Mapping[str, Any], answers: Sequence[str], *, turn
     else:
         user = template["prompt_template"].format(question=question["turns"][0], answer=answers[0], **kwargs)
     return template["system_prompt"], user
-
-
-class RecordingJudge(JudgeBackend):
-    """Records the requests and rates every answer 5."""
-
-    def __init__(self) -> None:
-        self.requests: list[JudgeRequest] = []
-
-    @property
-    def name(self) -> str:
-        return "recording judge"
-
-    def judge_many(self, requests: Sequence[JudgeRequest]) -> list[JudgeReply]:
-        self.requests.extend(requests)
-        return [JudgeReply(request.request_id, "Rating: [[5]]") for request in requests]
 
 
 def judge_request(prompt: HeldOutPrompt, answer: str, prompts: Mapping[str, HeldOutPrompt]) -> JudgeRequest:

@@ -15,12 +15,11 @@ import pytest
 
 from db import Store
 from demo_search.scoring.judge import JudgeScorer
-from demo_search.scoring.judge_backend import JudgeBackend, JudgeReply
-from demo_search.scoring.judge_prompt import JudgeRequest
 from demo_search.scoring.loglik import LoglikScorer
 from demo_search.search.candidates import CandidateSet
 from demo_search.templates import longest_request
 from demo_search.types import HeldOutPrompt
+from tests.support.judges import RecordingJudge
 from tests.support.fake_dispatcher import DispatcherKilled, FakeDispatcher, ScoreTable
 from tests.support.toy_search import ToySearch, toy_problem
 from workers.decoding import DecodingParams
@@ -38,21 +37,6 @@ NAMES = {p.id: p.query for p in PROMPTS}
 
 def answer(labels: tuple[str, ...], prompt_id: str) -> str:
     return f"answer of [{''.join(labels)}] to {NAMES[prompt_id]}"
-
-
-class RecordingJudge(JudgeBackend):
-    """Rates every answer 5 and keeps the requests."""
-
-    def __init__(self) -> None:
-        self.requests: list[JudgeRequest] = []
-
-    @property
-    def name(self) -> str:
-        return "recording judge"
-
-    def judge_many(self, requests: Sequence[JudgeRequest]) -> list[JudgeReply]:
-        self.requests.extend(requests)
-        return [JudgeReply(request.request_id, "Rating: [[5]]") for request in requests]
 
 
 @dataclasses.dataclass
