@@ -41,7 +41,8 @@ def print_failure(error: BaseException | str) -> None:
 
 @contextmanager
 def reported_failures() -> Iterator[None]:
-    """Run a command's body; a ``DemoSearchError``, ``StoreError`` or ``WorkerError`` is printed and exits 1."""
+    """Run a command's body; a ``DemoSearchError``, ``StoreError`` or ``WorkerError`` is printed and exits 1, and
+    so does a missing engine package (a light install without the ``search`` extra), naming what to install."""
     try:
         yield
     except DemoSearchError as error:
@@ -49,6 +50,12 @@ def reported_failures() -> Iterator[None]:
         raise typer.Exit(EXIT_FAILED) from None
     except (StoreError, WorkerError) as error:
         print_failure(error)
+        raise typer.Exit(EXIT_FAILED) from None
+    except ModuleNotFoundError as error:
+        if (error.name or "").partition(".")[0] not in ENGINE_PACKAGES:
+            raise
+        print_failure(f"this command needs the search extra (missing: {error.name}): "
+                      'pip install "demo-search[search]"')
         raise typer.Exit(EXIT_FAILED) from None
 
 
@@ -76,12 +83,6 @@ def engine_command(on_interrupt: str) -> Iterator[None]:
     try:
         with reported_failures():
             yield
-    except ModuleNotFoundError as error:
-        if (error.name or "").partition(".")[0] not in ENGINE_PACKAGES:
-            raise
-        print_failure(f"running searches needs the search extra (missing: {error.name}): "
-                      'pip install "demo-search[search]"')
-        raise typer.Exit(EXIT_FAILED) from None
     except KeyboardInterrupt:
         err_console.print(f"[yellow]interrupted[/]: {escape(on_interrupt)}")
         raise typer.Exit(EXIT_INTERRUPTED) from None

@@ -7,12 +7,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from demo_search.cli.console import console, err_console
-from demo_search.cli.failures import EXIT_FAILED, print_error
+from demo_search.cli.failures import EXIT_FAILED, reported_failures
 from demo_search.cli.options import ConfigArg, DbOption, SetOption
 from demo_search.config import SearchConfig, load_config, shortcut_overrides
 from demo_search.config.database import store_refusal
 from demo_search.data import summarize_lengths
-from demo_search.errors import DemoSearchError
 from demo_search.inputs import SearchInputs, load_inputs, load_tokenizer
 from demo_search.model_limits import resolve_context_window
 from demo_search.templates.tokenization import count_tokens
@@ -21,7 +20,7 @@ from demo_search.templates.tokenization import count_tokens
 def validate(config_path: ConfigArg, overrides: SetOption = None, db: DbOption = None) -> None:
     """Check a configuration, its model's tokenizer and config, its data and its database URL (as `run` would use
     them): counts, token lengths, the context window and every problem found. Writes nothing."""
-    try:
+    with reported_failures():
         config = load_config(config_path, [*(overrides or ()), *shortcut_overrides(db=db)])
         tokenizer = load_tokenizer(config)
         window = resolve_context_window(config)
@@ -30,9 +29,6 @@ def validate(config_path: ConfigArg, overrides: SetOption = None, db: DbOption =
             from demo_search.assembly import build_template
 
             build_template(config, tokenizer)
-    except DemoSearchError as error:
-        print_error(error)
-        raise typer.Exit(EXIT_FAILED) from None
 
     def counter(text: str) -> int:
         return count_tokens(tokenizer, text)

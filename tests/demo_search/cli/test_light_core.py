@@ -1,4 +1,5 @@
-"""The light core: ``status``, ``list``, ``export``, ``validate`` and ``db upgrade`` run without the ``search`` extra.
+"""The light core: ``status``, ``list``, ``export`` and ``db upgrade`` run without the ``search`` extra; ``validate`` and
+``run``, which load the model's tokenizer, say in one line what to install.
 
 Each command runs in a fresh interpreter in which importing torch, transformers, tokenizers, safetensors, Ray,
 Optuna or vLLM fails, as it would where only ``pip install demo-search`` (no extras) was done, against a store
@@ -58,13 +59,17 @@ def test_reading_commands_need_no_engine_packages(stored: StoredSearch, tmp_path
     assert [demo["id"] for demo in document["demonstrations"] if demo["id"] in stored.chosen] == list(stored.chosen)
 
 
-def test_validate_and_db_upgrade_need_no_engine_packages(stored: StoredSearch, tmp_path: Path) -> None:
+def test_db_upgrade_needs_no_engine_packages_and_validate_names_what_to_install(
+    stored: StoredSearch, tmp_path: Path
+) -> None:
     fresh = f"sqlite:///{tmp_path / 'fresh.db'}"
     upgraded = without_extras("db", "upgrade", "--db", fresh, cwd=tmp_path)
     validated = without_extras("validate", str(stored.db.parent / f"{stored.name}.yaml"), cwd=tmp_path)
 
     assert upgraded.returncode == 0, upgraded.stdout + upgraded.stderr
-    assert validated.returncode == 0, validated.stdout + validated.stderr
+    assert validated.returncode == 1, validated.stdout + validated.stderr
+    assert "Traceback" not in validated.stderr
+    assert 'needs the search extra (missing: transformers): pip install "demo-search[search]"' in validated.stderr
 
 
 def test_running_a_search_without_the_extra_names_what_to_install(stored: StoredSearch, tmp_path: Path) -> None:
