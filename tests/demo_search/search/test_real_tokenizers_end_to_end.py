@@ -8,8 +8,9 @@ on this process's Ray, transformers engine) must store a one-step greedy loglik 
 per candidate, every (set, prompt) pair scored. The tokenizer the driver loads (the model's own, by hub id) and the
 units it hands to the engine actors are recorded, and every prompt in those units must be that tokenizer's
 whole-string tokenization of the prompt's text (on this data, tokenizing the prompt's pieces one by one and
-joining them would differ for GPT-NeoX and Mistral v1 ``legacy`` on every prompt). ``tests/demo_search/templates/test_whole_string_ids.py`` checks the same
-property on the shared URIAL + MT-Bench data without an engine.
+joining them would differ for GPT-NeoX and Mistral v1 ``legacy`` on every prompt).
+``tests/demo_search/templates/test_whole_string_ids.py`` checks the same property on the shared URIAL + MT-Bench
+data without an engine.
 """
 
 from __future__ import annotations
