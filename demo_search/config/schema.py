@@ -139,7 +139,7 @@ class DataFileConfig(Section):
     """One data file and how to read it."""
 
     path: FilePath = Field(description="a JSON or JSONL file (or a URIAL prompt file with format urial)")
-    format: Literal["auto", "alpaca", "sharegpt", "prompt_response", "mtbench", "urial"] = "auto"
+    format: Literal["auto", "alpaca", "sharegpt", "messages", "prompt_response", "mtbench", "urial"] = "auto"
     turns: Literal["first", "both"] = "first"
 
 

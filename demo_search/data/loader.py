@@ -47,7 +47,7 @@ from demo_search.types import Demonstration, HeldOutPrompt
 
 logger = logging.getLogger(__name__)
 
-DataFormat = Literal["auto", "alpaca", "sharegpt", "prompt_response", "mtbench", "urial"]
+DataFormat = Literal["auto", "alpaca", "sharegpt", "messages", "prompt_response", "mtbench", "urial"]
 DATA_FORMATS: tuple[str, ...] = get_args(DataFormat)
 
 _URIAL_BLOCK = re.compile(rb"^# Query:\r?$", re.MULTILINE)
