@@ -11,10 +11,11 @@ A file looks like this (every section but ``name`` and ``data`` may be left out;
     data:     {pool: {path: pool.jsonl, format: auto, turns: first},
                heldout: {path: heldout.jsonl, format: auto, turns: first}, max_item_tokens: null}
     strategy: {kind: greedy, beam_width: 1, max_steps: 3, min_delta: 0.0,
-               budget: {max_evaluations: null, max_tokens: null, max_wall_time_s: null}}
+               budget: {max_evaluations: null, max_tokens: null, max_wall_time_s: null, max_usd: null}}
     scorer:   {kind: loglik, match: {mode: exact, pattern: null},
                judge: {backend: http, model: null, base_url: null, api_key_env: OPENAI_API_KEY,
-                       model_name: null, timeout_s: 60.0, max_retries: 3, concurrency: 8, max_tokens: 2048},
+                       model_name: null, timeout_s: 60.0, max_retries: 3, concurrency: 8, max_tokens: 2048,
+                       price: null},   # price: {input_per_mtok: 2.5, output_per_mtok: 10.0} (USD)
                reward: {model: null}}
     decoding: {temperature: 0.0, top_p: 1.0, top_k: 0, repetition_penalty: 1.0, max_tokens: 256, stop: [],
                seed: null}
@@ -43,6 +44,7 @@ from demo_search.config.schema import (
     DataFileConfig,
     DecodingConfig,
     JudgeConfig,
+    JudgePrice,
     MatchConfig,
     ModelConfig,
     RewardConfig,
@@ -65,6 +67,7 @@ __all__ = [
     "DecodingConfig",
     "Fingerprint",
     "JudgeConfig",
+    "JudgePrice",
     "MatchConfig",
     "ModelConfig",
     "Override",

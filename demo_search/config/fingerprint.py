@@ -22,7 +22,8 @@ keeps its own study; it never changes the search's results); ``strategy.max_step
 finished search can be continued with more steps or budget); ``strategy.on_failed_candidate`` (so a step that
 failed can be resumed with ``skip``; each recorded step names the candidates it skipped, and replay reads them); ``model.batch_size`` and ``model.tensor_parallel_size`` (how work is
 spread); the sections of the scorers that ``scorer.kind`` does not select; and the judge's transport settings
-``scorer.judge.base_url``, ``api_key_env``, ``timeout_s``, ``max_retries`` and ``concurrency``.
+``scorer.judge.base_url``, ``api_key_env``, ``timeout_s``, ``max_retries`` and ``concurrency``, and its
+``price`` (what a judgement costs changes no judgement).
 
 The overall ``digest`` is the SHA-256 of the canonical JSON of the parts, so it is independent of key order and
 equal for equal configurations. ``diff_fingerprints`` names the parts that differ; a setting added to the schema
@@ -62,6 +63,7 @@ EXCLUDED = frozenset({
     "scorer.judge.timeout_s",
     "scorer.judge.max_retries",
     "scorer.judge.concurrency",
+    "scorer.judge.price",
 })
 DATA_FILES = frozenset({"data.pool.path", "data.heldout.path", "template.rules_file", "template.fixed_demos_file"})
 MODELS = frozenset({"model.path", "scorer.judge.model", "scorer.reward.model"})

@@ -161,6 +161,9 @@ class BudgetConfig(Section):
     max_evaluations: PositiveInt | None = None
     max_tokens: PositiveInt | None = None
     max_wall_time_s: PositiveFloat | None = None
+    max_usd: PositiveFloat | None = Field(
+        None, description="stop when the judge's spending (its reported tokens at scorer.judge.price) reaches this"
+    )
 
 
 class StrategyConfig(Section):
@@ -202,6 +205,17 @@ class MatchConfig(Section):
         return self
 
 
+class JudgePrice(Section):
+    """What the judge's endpoint charges, in US dollars per million tokens."""
+
+    input_per_mtok: NonNegativeFloat
+    output_per_mtok: NonNegativeFloat
+
+    def usd(self, prompt_tokens: int, completion_tokens: int) -> float:
+        """The price of ``prompt_tokens`` read and ``completion_tokens`` written by the judge."""
+        return (prompt_tokens * self.input_per_mtok + completion_tokens * self.output_per_mtok) / 1_000_000
+
+
 class JudgeConfig(Section):
     """``judge`` scorer: MT-Bench-style 1-10 ratings from a local model or an OpenAI-compatible endpoint."""
 
@@ -214,6 +228,9 @@ class JudgeConfig(Section):
     max_retries: NonNegativeInt = 3
     concurrency: PositiveInt = 8
     max_tokens: PositiveInt = Field(2048, description="the most tokens of one judgement (FastChat: 2048)")
+    price: JudgePrice | None = Field(
+        None, description="USD per million tokens, as {input_per_mtok, output_per_mtok}: projected and spent costs"
+    )
 
 
 class RewardConfig(Section):
@@ -329,6 +346,20 @@ class SearchConfig(Section):
                 f"tuning.enabled is true but scorer.kind is {self.scorer.kind!r}, which scores log-likelihoods and "
                 "does not depend on decoding; use a generating scorer (match, judge, reward) or tuning.enabled: false"
             ])
+        return self
+
+    @model_validator(mode="after")
+    def _usd_budget_needs_a_priced_judge(self) -> SearchConfig:
+        if self.strategy.budget.max_usd is None:
+            return self
+        problems = []
+        if self.scorer.kind != "judge":
+            problems.append(f"strategy.budget.max_usd limits what the judge costs, but scorer.kind is "
+                            f"{self.scorer.kind!r}, which calls no judge (remove strategy.budget.max_usd)")
+        elif self.scorer.judge.price is None:
+            problems.append("strategy.budget.max_usd needs scorer.judge.price ({input_per_mtok: ..., "
+                            "output_per_mtok: ...}, USD per million tokens) to turn the judge's tokens into dollars")
+        cross_field(problems)
         return self
 
     @model_validator(mode="after")

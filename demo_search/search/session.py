@@ -13,9 +13,9 @@ from collections.abc import Sequence
 
 from db import SearchStatus, Store, StoredItem
 from demo_search.assembly import (
+    build_problem,
     build_scorer,
     build_strategy,
-    build_template,
     context_window,
     decoding_params,
 )
@@ -24,9 +24,9 @@ from demo_search.errors import DemoSearchError
 from demo_search.faults import install_commit_failpoint
 from demo_search.inputs import SearchInputs, load_inputs, load_tokenizer
 from demo_search.search.cluster import RayOptions, open_dispatcher
-from demo_search.search.driver import Budget, SearchDriver, SearchOutcome
+from demo_search.search.budget import Budget
+from demo_search.search.driver import SearchDriver, SearchOutcome
 from demo_search.search.lease import LeaseCheckedDispatcher, hold_lease
-from demo_search.search.problem import SearchProblem
 from demo_search.search.progress import ProgressSink
 from demo_search.types import Demonstration, HeldOutPrompt
 
@@ -85,16 +85,7 @@ def stored_config(name: str, database_url: str, overrides: Sequence[str] = ()) -
 def _drive(
     store: Store, config: SearchConfig, inputs: SearchInputs, progress: ProgressSink | None, ray_options: RayOptions
 ) -> SearchOutcome:
-    problem = SearchProblem(
-        template=build_template(config, inputs.tokenizer),
-        tokenizer=inputs.tokenizer,
-        rules=inputs.rules,
-        fixed=inputs.fixed,
-        pool=inputs.candidates,
-        prompts=inputs.heldout.items,
-        position=config.template.position,
-        max_context=context_window(config),
-    )
+    problem = build_problem(config, inputs, context_window(config))
     scorer = build_scorer(config)
     before = store.get_search(config.name)
     steps_before = len(store.steps(config.name))
@@ -111,7 +102,7 @@ def _drive(
                     scorer=scorer,
                     decoding=decoding_params(config),
                     max_steps=config.strategy.max_steps,
-                    budget=Budget(**config.strategy.budget.model_dump()),
+                    budget=Budget(**config.strategy.budget.model_dump(), judge_price=config.scorer.judge.price),
                     progress=progress,
                     on_failed_candidate=config.strategy.on_failed_candidate,
                 )
