@@ -1,1 +1,77 @@
-"""demo_search."""
+"""demo_search: greedy demonstration search for in-context alignment of base LLMs.
+
+The Python API (:mod:`demo_search.api`) is available from the package itself: ``demo_search.run``, ``resume``,
+``load``, ``export``, ``scorer_function`` and the result types. They are imported on first use, so
+``import demo_search`` stays light (no torch, no Ray) until a search runs.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import types
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from demo_search.api import (
+        CandidateResult,
+        Candidates,
+        Evaluations,
+        PandasMissingError,
+        PromptEvaluation,
+        ScoreFunction,
+        ScorerFunction,
+        SearchResult,
+        Trajectory,
+        TrajectoryStep,
+        export,
+        load,
+        resume,
+        run,
+        scorer_function,
+    )
+
+_API = frozenset({
+    "CandidateResult",
+    "Candidates",
+    "Evaluations",
+    "PandasMissingError",
+    "PromptEvaluation",
+    "ScoreFunction",
+    "ScorerFunction",
+    "SearchResult",
+    "Trajectory",
+    "TrajectoryStep",
+    "export",
+    "load",
+    "resume",
+    "run",
+    "scorer_function",
+})
+
+__all__ = sorted(_API)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _API:
+        return getattr(importlib.import_module("demo_search.api"), name)
+    raise AttributeError(f"module 'demo_search' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_API})
+
+
+class _Package(types.ModuleType):
+    """``demo_search`` itself. Importing the subpackage ``demo_search.export`` would bind the name ``export`` here
+    to that subpackage (the import system sets a parent's attribute to each child module it loads), hiding the
+    API's ``export()``; the binding is skipped, so ``demo_search.export`` is always the function. The subpackage
+    stays importable by name (``from demo_search.export import build_export``)."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "export" and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
