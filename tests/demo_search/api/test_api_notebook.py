@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 import demo_search
+from demo_search.config import load_config_data
 from demo_search.errors import ConfigError
 from demo_search.search.session import ResumeRefusedError
 from demo_search.synthetic import planted_task, write_task_files
@@ -84,7 +85,11 @@ def searched(task: tuple[Path, dict[str, str]], tmp_path_factory: pytest.TempPat
     harness.ray_address()
     root, _ = task
     db = tmp_path_factory.mktemp("api-db") / "notebook.db"
-    return demo_search.run(config_for(root, "notebook", db), scorer=exact, **{"decoding.max_tokens": 16})
+    config = config_for(root, "notebook", db)
+    del config["database"], config["strategy"]["max_steps"], config["decoding"]["max_tokens"]
+    # the database, and overrides in both spellings, as keyword arguments
+    return demo_search.run(config, scorer=exact, db=harness.sqlite_url(db), strategy__max_steps=2,
+                           **{"decoding.max_tokens": 16})
 
 
 def test_a_notebook_session_runs_loads_and_reads_the_evaluations_into_pandas(
@@ -97,6 +102,7 @@ def test_a_notebook_session_runs_loads_and_reads_the_evaluations_into_pandas(
     trajectory = result.trajectory.to_pandas()
 
     assert result == searched
+    assert (result.config["strategy"]["max_steps"], result.config["decoding"]["max_tokens"]) == (2, 16)
     assert (result.status, result.config["scorer"]["kind"]) == ("finished", "custom")
     assert result.config["scorer"]["custom"] == {"name": "exact", "version": "1"}
     # the user's function drove the search: the base set knows no rule, the chosen demonstration is a right one
@@ -193,3 +199,20 @@ def test_a_config_naming_an_unknown_custom_scorer_is_a_one_line_error(
     assert [line for line in cli.output.splitlines() if line.strip()] == [f"error: {str(raised.value)}"]
     assert not (tmp_path / "unknown.db").exists()
 
+
+
+@pytest.mark.parametrize("form", ["mapping", "file", "SearchConfig"])
+def test_a_misspelt_keyword_override_is_named_like_a_misspelt_key(
+    form: str, task: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
+    root, _ = task
+    data = config_for(root, "typo", tmp_path / "typo.db")
+    (tmp_path / "typo.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
+    config = {"mapping": data, "file": tmp_path / "typo.yaml", "SearchConfig": load_config_data(data)}[form]
+
+    with pytest.raises(ConfigError) as raised:
+        demo_search.run(config, scorer=exact, strategy__beam_widht=2)
+
+    assert any("unknown key strategy.beam_widht (did you mean strategy.beam_width?)" in problem
+               and "run() argument strategy__beam_widht=2" in problem for problem in raised.value.problems)
+    assert not (tmp_path / "typo.db").exists()
