@@ -9,6 +9,7 @@ right-rule demonstration by that function's scores, and ``load`` must give back 
 from __future__ import annotations
 
 import random
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -151,6 +152,28 @@ def test_a_search_scored_by_an_entry_point_is_interrupted_then_resumed_through_t
     assert sorted((e.set_key, e.prompt_id, e.answer, e.score) for e in resumed.evaluations) == sorted(
         (e.set_key, e.prompt_id, e.answer, e.score) for e in searched.evaluations
     )
+
+
+def test_decoding_tuning_after_the_search_scores_its_trials_with_the_given_function(
+    searched: demo_search.SearchResult, task: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
+    root, _ = task
+    db = tmp_path / "tuned.db"
+    shutil.copyfile(searched.config["database"]["url"].removeprefix("sqlite:///"), db)  # the fixture's stays as is
+    answers: list[str] = []
+
+    @demo_search.scorer_function("exact", version="1")
+    def counting_exact(prompt: str, answer: str, reference: str | None) -> float:
+        answers.append(answer)
+        return exact(prompt, answer, reference)
+
+    tuning = {"enabled": True, "n_trials": 3, "startup_trials": 3}
+    tuned = demo_search.run(config_for(root, "notebook", db, tuning=tuning), scorer=counting_exact)
+    document = demo_search.export("notebook", db=harness.sqlite_url(db))
+
+    assert tuned.trajectory == searched.trajectory  # the finished search had nothing left to compute
+    assert len(answers) == 3 * PROMPTS  # three trials, each scoring the held-out prompts with the function
+    assert document.decoding.tuned is not None and document.decoding.tuned.n_trials == 3
 
 
 def test_another_version_or_name_of_the_scorer_function_refuses_to_continue_the_search(
