@@ -22,7 +22,7 @@ from demo_search.config import (
     resolve_database_url,
 )
 from demo_search.errors import ConfigError
-from demo_search.scoring.custom import ScorerFunction, as_scorer_function
+from demo_search.scoring.custom import ScoreFunction, ScorerFunction, as_scorer_function
 from demo_search.search.progress import ProgressSink
 
 ConfigSource = str | os.PathLike[str] | Mapping[str, Any] | SearchConfig
@@ -32,7 +32,7 @@ ConfigSource = str | os.PathLike[str] | Mapping[str, Any] | SearchConfig
 def run(
     config: ConfigSource,
     *,
-    scorer: Any = None,
+    scorer: ScoreFunction | ScorerFunction | None = None,
     db: str | None = None,
     address: str | None = None,
     progress: ProgressSink | None = None,
@@ -66,7 +66,7 @@ def resume(
     name: str,
     *,
     db: str | None = None,
-    scorer: Any = None,
+    scorer: ScoreFunction | ScorerFunction | None = None,
     address: str | None = None,
     progress: ProgressSink | None = None,
 ) -> SearchResult:
