@@ -23,6 +23,7 @@ from workers.spec import EngineSpec
 
 if TYPE_CHECKING:
     from demo_search.inputs import SearchInputs
+    from demo_search.scoring.custom import ScorerFunction
 
 VLLM_GPU_MEMORY_UTILIZATION = 0.9
 """vLLM's own default share of a GPU's memory; an actor with a fraction of a GPU gets that fraction of it."""
@@ -101,8 +102,16 @@ def build_strategy(strategy: StrategyConfig, seed: int) -> Strategy:
     return BeamSearch(strategy.beam_width if strategy.kind == "beam" else 1, min_delta=strategy.min_delta)
 
 
-def build_scorer(config: SearchConfig) -> Scorer:
+def build_scorer(config: SearchConfig, function: ScorerFunction | None = None) -> Scorer:
+    """The scorer ``scorer.kind`` selects. A ``custom`` one runs ``function`` (given by the caller) or the function
+    registered under ``scorer.custom.name``, which must be the name and version the configuration records."""
     scorer = config.scorer
+    if scorer.kind == "custom":
+        from demo_search.scoring.custom import CustomScorer, check_recorded_identity, find_scorer_function
+
+        found = find_scorer_function(scorer.custom.name, function)
+        check_recorded_identity(config, found)
+        return CustomScorer(found)
     if scorer.kind == "loglik":
         return LoglikScorer()
     if scorer.kind == "match":

@@ -12,10 +12,9 @@ from demo_search.cli.database import open_store
 from demo_search.cli.failures import reported_failures
 from demo_search.cli.options import DbOption, NameArg
 from demo_search.cli.views import print_trajectory, print_tuning_results
-from demo_search.export import build_export
-from demo_search.export.writers import render_export
-from demo_search.export.writing import write_atomically
-from demo_search.tuning.results import tuned_best_set
+from demo_search.exports.writers import render_export
+from demo_search.exports.writing import write_atomically
+from demo_search.exports.stored import export_document
 
 ExportFormat = Literal["json", "urial", "messages"]
 EXPORT_FORMATS: tuple[ExportFormat, ...] = ("json", "urial", "messages")
@@ -35,7 +34,7 @@ def show_status(name: str, db: str | None) -> None:
 def write_export(name: str, db: str | None, output: Path, fmt: ExportFormat) -> None:
     """Export search ``name``'s best set (with its stored tuning) to ``output``, all at once or not at all."""
     with open_store(db) as store:
-        document = build_export(store, name, tuned=tuned_best_set(store, name))
+        document = export_document(store, name)
     write_atomically(output, render_export(document, fmt))
     console.print(f"exported search {name} ({fmt}) to [bold]{output}[/]")
 

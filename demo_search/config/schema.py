@@ -239,17 +239,37 @@ class RewardConfig(Section):
     model: ModelLocation | None = None
 
 
+CUSTOM_SCORER_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.-]*$"
+
+
+class CustomScorerConfig(Section):
+    """``custom`` scorer: a user's Python function (``demo_search.scoring.custom``), found by ``name`` among the
+    functions given to ``demo_search.run`` or registered under the entry point group ``demo_search.scorers``.
+
+    ``version`` is the function's own, recorded when the search runs (a value written here is replaced by the
+    scorer's): name and version are in the fingerprint, so a resume with another version is refused."""
+
+    name: Annotated[str, Field(pattern=CUSTOM_SCORER_NAME_PATTERN)] | None = Field(
+        None, description="the scorer function's name (its entry point name)"
+    )
+    version: Annotated[str, Field(min_length=1)] | None = Field(
+        None, description="the scorer function's version, recorded at run time (null: unversioned)"
+    )
+
+
 class ScorerConfig(Section):
     """How a candidate set's answers on the held-out prompts become a score (higher is better)."""
 
-    kind: Literal["loglik", "match", "judge", "reward"] = "loglik"
+    kind: Literal["loglik", "match", "judge", "reward", "custom"] = "loglik"
     match: MatchConfig = section()
     judge: JudgeConfig = section()
     reward: RewardConfig = section()
+    custom: CustomScorerConfig = section()
 
     @property
     def needs_references(self) -> bool:
-        """Whether every held-out prompt must carry a reference answer (``loglik`` and ``match``)."""
+        """Whether every held-out prompt must carry a reference answer (``loglik`` and ``match``; a custom
+        function is given ``None`` where a prompt has none)."""
         return self.kind in ("loglik", "match")
 
     @property
@@ -267,6 +287,8 @@ class ScorerConfig(Section):
             problems.append("scorer.judge.model is required when scorer.judge.backend is local")
         if self.kind == "reward" and self.reward.model is None:
             problems.append("scorer.reward.model is required when scorer.kind is reward")
+        if self.kind == "custom" and self.custom.name is None:
+            problems.append("scorer.custom.name is required when scorer.kind is custom (the scorer function's name)")
         cross_field(problems)
         return self
 
@@ -344,7 +366,8 @@ class SearchConfig(Section):
         if self.tuning.enabled and not self.scorer.generates:
             cross_field([
                 f"tuning.enabled is true but scorer.kind is {self.scorer.kind!r}, which scores log-likelihoods and "
-                "does not depend on decoding; use a generating scorer (match, judge, reward) or tuning.enabled: false"
+                "does not depend on decoding; use a generating scorer (match, judge, reward, custom) or "
+                "tuning.enabled: false"
             ])
         return self
 

@@ -23,6 +23,7 @@ from demo_search.config import SearchConfig, compute_fingerprint, diff_fingerpri
 from demo_search.errors import DemoSearchError
 from demo_search.faults import install_commit_failpoint
 from demo_search.inputs import SearchInputs, load_inputs, load_tokenizer
+from demo_search.scoring.custom import ScorerFunction, identify_custom_scorer
 from demo_search.search.cluster import RayOptions, open_dispatcher
 from demo_search.search.budget import Budget
 from demo_search.search.driver import SearchDriver, SearchOutcome
@@ -38,10 +39,18 @@ class ResumeRefusedError(DemoSearchError):
 
 
 def run_search(
-    config: SearchConfig, *, progress: ProgressSink | None = None, ray_options: RayOptions = RayOptions()
+    config: SearchConfig,
+    *,
+    progress: ProgressSink | None = None,
+    ray_options: RayOptions = RayOptions(),
+    scorer_function: ScorerFunction | None = None,
 ) -> SearchOutcome:
-    """Create the search ``config.name`` (or continue it, if its configuration is unchanged) and run it."""
+    """Create the search ``config.name`` (or continue it, if its configuration is unchanged) and run it.
+
+    A ``custom`` scorer runs ``scorer_function``, else the function registered under ``scorer.custom.name``; its
+    name and version are recorded in the configuration before the fingerprint is taken."""
     install_commit_failpoint()
+    config = identify_custom_scorer(config, scorer_function)
     inputs = load_inputs(config, tokenizer=load_tokenizer(config)).raise_if_errors()
     fingerprint = compute_fingerprint(config)
     with Store.open(config.database.url) as store:
@@ -67,7 +76,7 @@ def run_search(
                     + ["run it under a new name (--name), or restore the configuration and data it was started with"],
                 )
             logger.info("search %r exists (status %s): continuing it", config.name, existing.status.value)
-        return _drive(store, config, inputs, progress, ray_options)
+        return _drive(store, config, inputs, progress, ray_options, scorer_function)
 
 
 def stored_config(name: str, database_url: str, overrides: Sequence[str] = ()) -> SearchConfig:
@@ -83,10 +92,15 @@ def stored_config(name: str, database_url: str, overrides: Sequence[str] = ()) -
 
 
 def _drive(
-    store: Store, config: SearchConfig, inputs: SearchInputs, progress: ProgressSink | None, ray_options: RayOptions
+    store: Store,
+    config: SearchConfig,
+    inputs: SearchInputs,
+    progress: ProgressSink | None,
+    ray_options: RayOptions,
+    scorer_function: ScorerFunction | None,
 ) -> SearchOutcome:
     problem = build_problem(config, inputs, context_window(config))
-    scorer = build_scorer(config)
+    scorer = build_scorer(config, scorer_function)
     before = store.get_search(config.name)
     steps_before = len(store.steps(config.name))
     with hold_lease(store, config.name) as check_lease:
