@@ -92,6 +92,6 @@ def tokens(page: SearchPage) -> go.Figure:
     figure = go.Figure()
     figure.add_trace(go.Bar(name="computed", x=steps, y=[t.computed for t in page.tokens]))
     figure.add_trace(go.Bar(name="cached", x=steps, y=[t.cached for t in page.tokens]))
-    figure.update_layout(title="prompt tokens per step: computed vs served from cache", barmode="stack",
+    figure.update_layout(title="prompt tokens per step", barmode="stack",
                          xaxis_title="step", yaxis_title="tokens", **_LAYOUT)
     return figure
