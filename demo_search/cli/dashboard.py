@@ -29,7 +29,8 @@ def dashboard(
             if (error.name or "").partition(".")[0] not in DASHBOARD_PACKAGES:
                 raise
             print_failure(
-                f"the dashboard needs the dashboard extra (missing: {error.name}): pip install \"demo-search[dashboard]\""
+                f"the dashboard needs the dashboard extra (missing: {error.name}): "
+                'pip install "demo-search[dashboard]"'
             )
             raise typer.Exit(EXIT_FAILED) from None
         try:

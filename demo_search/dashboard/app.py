@@ -30,7 +30,6 @@ from demo_search.dashboard.queries import (
     PageNotFound,
     candidate_page,
     pair_page,
-    search_listing,
     search_listings,
     search_page,
 )
@@ -92,11 +91,7 @@ def create_app(source: StoreSource) -> Starlette:
         return html("search.html", page=data, figures=plots.figures(data))
 
     def search_json(request: Request) -> Response:
-        name = _param(request, "name")
-        store = source.store()
-        if request.query_params.get("figures") == "0":
-            return JSONResponse({"listing": search_listing(store, name).to_json()})
-        data = search_page(store, name)
+        data = search_page(source.store(), _param(request, "name"))
         return JSONResponse({"listing": data.listing.to_json(), "figures": plots.figures(data)})
 
     def candidate(request: Request) -> Response:

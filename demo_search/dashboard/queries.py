@@ -205,7 +205,9 @@ def _totals(store: Store, name: str, set_key: str) -> SetTotals | None:
     return next((t for t in store.set_totals(name) if t.set_key == set_key), None)
 
 
-def _candidate_row(candidate: Candidate, labels: Mapping[str, str], totals: SetTotals | None, *, chosen: bool) -> CandidateRow:
+def _candidate_row(
+    candidate: Candidate, labels: Mapping[str, str], totals: SetTotals | None, *, chosen: bool
+) -> CandidateRow:
     added = candidate.added_item_id
     return CandidateRow(
         step=candidate.step_index,

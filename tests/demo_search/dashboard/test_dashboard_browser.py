@@ -5,8 +5,8 @@ generated answers scored by matching) was killed (SIGKILL at the ``after_step`` 
 the store shows it ``running`` with a partial trajectory, exactly as it looks while its driver works. The
 browser reads the trajectory plot's data points from Plotly (``document.getElementById('trajectory').data``)
 and checks them against the store, opens the running search's drill-down page and checks the generated answer
-against the stored one; then the killed search is resumed by the real CLI, and the page left open must follow
-it to ``finished`` by itself.
+against the stored one; then the killed search is resumed by the real CLI, and the search page and the list of
+searches left open must follow it to ``finished`` by themselves.
 Screenshots are saved under ``$DEMO_SEARCH_TEST_ARTIFACTS`` (else the test's temporary directory).
 """
 
@@ -100,7 +100,8 @@ def test_the_dashboard_shows_a_finished_and_a_running_search_as_the_store_holds_
         chosen = live_steps[-1]
         prompt = store.heldout_prompts("live")[0]
         evaluation = store.evaluation("live", chosen.set_key, prompt.item_id)
-        (added_query,) = (i.payload["turns"][0]["query"] for i in store.pool_items("live") if i.item_id == chosen.item_id)
+        (added,) = (item for item in store.pool_items("live") if item.item_id == chosen.item_id)
+        added_query = added.payload["turns"][0]["query"]
     assert evaluation is not None and evaluation.output is not None
     assert len({step.score for step in done_steps}) > 1  # scores that differ, so the points are told apart
 
@@ -108,7 +109,9 @@ def test_the_dashboard_shows_a_finished_and_a_running_search_as_the_store_holds_
     print(f"dashboard screenshots: {shots.directory}")
     with dashboard_server(db_url, cwd=tmp_path) as base, chromium() as session:
         session.get(f"{base}/")
-        rows = {row.get_attribute("data-name"): row for row in session.find_elements(By.CSS_SELECTOR, "#searches tbody tr")}
+        rows = {
+            row.get_attribute("data-name"): row for row in session.find_elements(By.CSS_SELECTOR, "#searches tbody tr")
+        }
         assert rows["done"].find_element(By.CLASS_NAME, "status").text == "finished"
         assert rows["live"].find_element(By.CLASS_NAME, "status").text == "running"
         shots.take(session, "searches")
@@ -136,11 +139,26 @@ def test_the_dashboard_shows_a_finished_and_a_running_search_as_the_store_holds_
         assert_trajectory_matches(plot_data(session, "trajectory"), live_steps)
         shots.take(session, "search-live-running")
 
+        search_window = session.current_window_handle
+        session.switch_to.new_window("window")
+        session.get(f"{base}/")
+        session.execute_script("window.notReloaded = true;")  # the list updates its rows in place
+        list_window = session.current_window_handle
+        session.switch_to.window(search_window)
+
         resumed = harness.run_cli(["resume", "live", "--db", db_url], cwd=tmp_path)
         assert resumed.returncode == 0, resumed.describe()
         WebDriverWait(session, PAGE_WAIT_S, ignored_exceptions=(Exception,)).until(
             lambda s: s.find_element(By.ID, "status").text == "finished"
         )
+        session.switch_to.window(list_window)
+        live_row = '#searches tr[data-name="live"]'
+        WebDriverWait(session, PAGE_WAIT_S, ignored_exceptions=(Exception,)).until(
+            lambda s: s.find_element(By.CSS_SELECTOR, f"{live_row} .status").text == "finished"
+        )
+        assert session.execute_script("return window.notReloaded === true;")
+        shots.take(session, "searches-live-finished")
+        session.switch_to.window(search_window)
         wait_for_plot(session, "trajectory")
         with Store.open(db_url, read_only=True) as store:
             final_steps = store.steps("live")

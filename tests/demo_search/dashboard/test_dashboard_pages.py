@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import html
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -50,7 +51,7 @@ def stored(tmp_path: Path) -> StoredSearch:
 
 
 @pytest.fixture
-def client(stored: StoredSearch) -> TestClient:
+def client(stored: StoredSearch) -> Iterator[TestClient]:
     source = StoreSource(stored.url)
     try:
         yield TestClient(create_app(source))
@@ -69,7 +70,9 @@ def element_text(page: str, element_id: str) -> str:
     return html.unescape(text)
 
 
-def test_the_search_json_holds_the_stores_trajectory_candidates_and_tokens(client: TestClient, stored: StoredSearch) -> None:
+def test_the_search_json_holds_the_stores_trajectory_candidates_and_tokens(
+    client: TestClient, stored: StoredSearch
+) -> None:
     response = client.get("/api/search", params={"name": stored.name})
     assert response.status_code == 200
     data = response.json()
@@ -157,7 +160,8 @@ def test_a_chat_template_search_shows_its_messages(tmp_path: Path) -> None:
 
 def test_the_list_of_searches_and_the_pages_of_unknown_things(client: TestClient, stored: StoredSearch) -> None:
     listing = client.get("/api/searches").json()
-    assert [(s["name"], s["status"], s["steps_done"], s["max_steps"]) for s in listing] == [(stored.name, "finished", 3, 2)]
+    rows = [(s["name"], s["status"], s["steps_done"], s["max_steps"]) for s in listing]
+    assert rows == [(stored.name, "finished", 3, 2)]
     assert f'data-name="{stored.name}"' in client.get("/").text
 
     unknown = client.get("/search", params={"name": "stord"})
