@@ -20,7 +20,7 @@ from urllib.parse import quote
 import pytest
 
 from db import Step, Store
-from tests.demo_search.dashboard.browser import Screenshots, chromium, dashboard_server
+from tests.demo_search.dashboard.browser import Screenshots, chromium, chromium_paths, dashboard_server
 from tests.support import harness
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -32,7 +32,14 @@ PAGE_WAIT_S = 300
 
 
 @pytest.fixture(scope="module")
-def searched(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+def browser_parts() -> None:
+    """Skip (a failure on CI) before any search runs when Chromium, its driver or Selenium is missing."""
+    pytest.importorskip("selenium.webdriver", reason="needs selenium (the dev extra)")
+    chromium_paths()
+
+
+@pytest.fixture(scope="module")
+def searched(browser_parts: None, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """A SQLite database holding search ``done`` (loglik, finished) and ``live`` (match, killed after two steps,
     so ``running``)."""
     harness.ray_address()
