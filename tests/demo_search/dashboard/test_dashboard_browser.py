@@ -94,7 +94,7 @@ def wait_for_plot(session: Any, element_id: str) -> None:
 
 
 def test_the_dashboard_shows_a_finished_and_a_running_search_as_the_store_holds_them(
-    searched: tuple[Path, str], tmp_path: Path
+    searched: tuple[Path, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
@@ -113,7 +113,8 @@ def test_the_dashboard_shows_a_finished_and_a_running_search_as_the_store_holds_
     assert len({step.score for step in done_steps}) > 1  # scores that differ, so the points are told apart
 
     shots = Screenshots.for_test("dashboard", tmp_path)
-    print(f"dashboard screenshots: {shots.directory}")
+    with capsys.disabled():  # shown in the run's output even when the test passes
+        print(f"\ndashboard screenshots: {shots.directory}")
     with dashboard_server(db_url, cwd=tmp_path) as base, chromium() as session:
         session.get(f"{base}/")
         rows = {
@@ -172,4 +173,5 @@ def test_the_dashboard_shows_a_finished_and_a_running_search_as_the_store_holds_
         assert len(final_steps) > len(live_steps)
         assert_trajectory_matches(plot_data(session, "trajectory"), final_steps)
         shots.take(session, "search-live-finished")
-    print("saved: " + ", ".join(path.name for path in shots.saved))
+    with capsys.disabled():
+        print("dashboard screenshots saved: " + ", ".join(path.name for path in shots.saved))
