@@ -22,8 +22,8 @@ from demo_search.api.records import (
 )
 from demo_search.config import resolve_database_url
 from demo_search.exports import ExportDocument
-from demo_search.exports.writing import write_atomically
 from demo_search.exports.stored import export_document
+from demo_search.exports.writing import write_atomically
 from demo_search.types import Demonstration, HeldOutPrompt
 
 

@@ -12,9 +12,9 @@ from demo_search.cli.database import open_store
 from demo_search.cli.failures import reported_failures
 from demo_search.cli.options import DbOption, NameArg
 from demo_search.cli.views import print_trajectory, print_tuning_results
+from demo_search.exports.stored import export_document
 from demo_search.exports.writers import render_export
 from demo_search.exports.writing import write_atomically
-from demo_search.exports.stored import export_document
 
 ExportFormat = Literal["json", "urial", "messages"]
 EXPORT_FORMATS: tuple[ExportFormat, ...] = ("json", "urial", "messages")

@@ -38,21 +38,23 @@ from demo_search.config.overrides import Override, apply_overrides, parse_overri
 from demo_search.config.paths import TINY_MODEL
 from demo_search.config.schema import (
     BudgetConfig,
-    CustomScorerConfig,
     DatabaseConfig,
     DataConfig,
     DataFileConfig,
     DecodingConfig,
-    JudgeConfig,
-    JudgePrice,
-    MatchConfig,
     ModelConfig,
-    RewardConfig,
-    ScorerConfig,
     SearchConfig,
     StrategyConfig,
     TemplateConfig,
     WorkersConfig,
+)
+from demo_search.config.scorers import (
+    CustomScorerConfig,
+    JudgeConfig,
+    JudgePrice,
+    MatchConfig,
+    RewardConfig,
+    ScorerConfig,
 )
 from demo_search.config.tuning import TuningConfig, TuningRanges
 

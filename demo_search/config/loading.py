@@ -19,9 +19,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from demo_search.config.database import DB_ENV
 from demo_search.config.overrides import Override, apply_overrides, parse_overrides
 from demo_search.config.problems import Loc, validation_problems
-from demo_search.config.database import DB_ENV
 from demo_search.config.schema import SearchConfig
 from demo_search.config.yaml_source import KeyPath, YamlDocument, parse_yaml, read_yaml_file
 from demo_search.errors import ConfigError

@@ -11,7 +11,6 @@ directory and turns validation errors into one :class:`~demo_search.errors.Confi
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any, Literal
 
 import yaml
@@ -33,6 +32,7 @@ from demo_search.config.base import (
 from demo_search.config.chat_template_text import chat_template_text
 from demo_search.config.database import chosen_database_url, database_url_problem, masked_url
 from demo_search.config.paths import is_local_model
+from demo_search.config.scorers import ScorerConfig
 from demo_search.config.tuning import TuningConfig
 from workers.decoding import DECODING_RANGES
 
@@ -52,16 +52,6 @@ def _decoding_range(name: str) -> AfterValidator:
         return value
 
     return AfterValidator(check)
-
-
-def _compilable_pattern(value: str) -> str:
-    try:
-        re.compile(value.replace("{reference}", "x"))
-    except re.error as error:
-        raise PydanticCustomError(
-            "invalid_regex", "is not a valid regular expression: {reason}", {"reason": str(error)}
-        ) from None
-    return value
 
 
 def _database_url(value: str) -> str:
@@ -187,109 +177,6 @@ class StrategyConfig(Section):
                 f"strategy.beam_width is {self.beam_width} but strategy.kind is {self.kind!r}; only kind beam "
                 f"keeps more than one set per step (set strategy.kind: beam, or strategy.beam_width: 1)"
             ])
-        return self
-
-
-class MatchConfig(Section):
-    """``match`` scorer: generated answers against the references."""
-
-    mode: Literal["exact", "normalized", "regex", "contains"] = "exact"
-    pattern: Annotated[str, AfterValidator(_compilable_pattern)] | None = None
-
-    @model_validator(mode="after")
-    def _pattern_needs_regex(self) -> MatchConfig:
-        if self.pattern is not None and self.mode != "regex":
-            cross_field([
-                f"scorer.match.pattern is only used with scorer.match.mode regex, but the mode is {self.mode!r}"
-            ])
-        return self
-
-
-class JudgePrice(Section):
-    """What the judge's endpoint charges, in US dollars per million tokens."""
-
-    input_per_mtok: NonNegativeFloat
-    output_per_mtok: NonNegativeFloat
-
-    def usd(self, prompt_tokens: int, completion_tokens: int) -> float:
-        """The price of ``prompt_tokens`` read and ``completion_tokens`` written by the judge."""
-        return (prompt_tokens * self.input_per_mtok + completion_tokens * self.output_per_mtok) / 1_000_000
-
-
-class JudgeConfig(Section):
-    """``judge`` scorer: MT-Bench-style 1-10 ratings from a local model or an OpenAI-compatible endpoint."""
-
-    backend: Literal["local", "http"] = "http"
-    model: ModelLocation | None = Field(None, description="the judge model, for backend local")
-    base_url: str | None = Field(None, description="the endpoint, e.g. https://api.openai.com/v1, for backend http")
-    api_key_env: str = Field("OPENAI_API_KEY", description="environment variable holding the API key")
-    model_name: str | None = Field(None, description="the model name sent to the endpoint, for backend http")
-    timeout_s: PositiveFloat = 60.0
-    max_retries: NonNegativeInt = 3
-    concurrency: PositiveInt = 8
-    max_tokens: PositiveInt = Field(2048, description="the most tokens of one judgement (FastChat: 2048)")
-    price: JudgePrice | None = Field(
-        None, description="USD per million tokens, as {input_per_mtok, output_per_mtok}: projected and spent costs"
-    )
-
-
-class RewardConfig(Section):
-    """``reward`` scorer: a sequence-classification reward model."""
-
-    model: ModelLocation | None = None
-
-
-CUSTOM_SCORER_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.-]*$"
-
-
-class CustomScorerConfig(Section):
-    """``custom`` scorer: a user's Python function (``demo_search.scoring.custom``), found by ``name`` among the
-    functions given to ``demo_search.run`` or registered under the entry point group ``demo_search.scorers``.
-
-    ``version`` is the function's own, recorded when the search runs (a value written here is replaced by the
-    scorer's): name and version are in the fingerprint, so a resume with another version is refused."""
-
-    name: Annotated[str, Field(pattern=CUSTOM_SCORER_NAME_PATTERN)] | None = Field(
-        None, description="the scorer function's name (its entry point name)"
-    )
-    version: Annotated[str, Field(min_length=1)] | None = Field(
-        None, description="the scorer function's version, recorded at run time (null: unversioned)"
-    )
-
-
-class ScorerConfig(Section):
-    """How a candidate set's answers on the held-out prompts become a score (higher is better)."""
-
-    kind: Literal["loglik", "match", "judge", "reward", "custom"] = "loglik"
-    match: MatchConfig = section()
-    judge: JudgeConfig = section()
-    reward: RewardConfig = section()
-    custom: CustomScorerConfig = section()
-
-    @property
-    def needs_references(self) -> bool:
-        """Whether every held-out prompt must carry a reference answer (``loglik`` and ``match``; a custom
-        function is given ``None`` where a prompt has none)."""
-        return self.kind in ("loglik", "match")
-
-    @property
-    def generates(self) -> bool:
-        """Whether the scorer reads generated answers (so decoding parameters matter), not log-likelihoods."""
-        return self.kind != "loglik"
-
-    @model_validator(mode="after")
-    def _active_scorer_complete(self) -> ScorerConfig:
-        problems = []
-        if self.kind == "judge" and self.judge.backend == "http":
-            problems += [f"scorer.judge.{key} is required when scorer.judge.backend is http"
-                         for key in ("base_url", "model_name") if getattr(self.judge, key) is None]
-        if self.kind == "judge" and self.judge.backend == "local" and self.judge.model is None:
-            problems.append("scorer.judge.model is required when scorer.judge.backend is local")
-        if self.kind == "reward" and self.reward.model is None:
-            problems.append("scorer.reward.model is required when scorer.kind is reward")
-        if self.kind == "custom" and self.custom.name is None:
-            problems.append("scorer.custom.name is required when scorer.kind is custom (the scorer function's name)")
-        cross_field(problems)
         return self
 
 

@@ -24,7 +24,6 @@ from demo_search.search.candidates import BASE_PROPOSAL, Aggregate, Proposal, Sc
 from demo_search.search.follow_ups import plan_follow_ups
 from demo_search.search.problem import SearchProblem
 from demo_search.search.progress import NullProgress, ProgressSink
-from demo_search.search.step_units import candidate_units, evaluation_rows
 from demo_search.search.step_failures import (
     POLICIES,
     FailedCandidate,
@@ -32,6 +31,7 @@ from demo_search.search.step_failures import (
     UnitFailure,
     step_failed_error,
 )
+from demo_search.search.step_units import candidate_units, evaluation_rows
 from demo_search.search.strategies import Strategy
 from demo_search.types import HeldOutPrompt
 from workers.decoding import DecodingParams

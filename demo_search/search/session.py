@@ -24,8 +24,8 @@ from demo_search.errors import DemoSearchError
 from demo_search.faults import install_commit_failpoint
 from demo_search.inputs import SearchInputs, load_inputs, load_tokenizer
 from demo_search.scoring.custom import ScorerFunction, identify_custom_scorer
-from demo_search.search.cluster import RayOptions, open_dispatcher
 from demo_search.search.budget import Budget
+from demo_search.search.cluster import RayOptions, open_dispatcher
 from demo_search.search.driver import SearchDriver, SearchOutcome
 from demo_search.search.lease import LeaseCheckedDispatcher, hold_lease
 from demo_search.search.progress import ProgressSink

@@ -7,7 +7,6 @@ import pytest
 from demo_search.config import DecodingConfig, SearchConfig, load_config, load_config_text, load_stored_config
 from tests.demo_search.config.config_files import BASE, problems_of, write
 
-
 # --- checks across fields ---------------------------------------------------------------------------------------
 
 

@@ -26,7 +26,7 @@ from tests.support.harness import SearchData
 
 pytestmark = pytest.mark.slow
 
-SCHEMA_FILE = harness.REPO / "demo_search" / "export" / "schema.json"
+SCHEMA_FILE = harness.REPO / "demo_search" / "exports" / "schema.json"
 STEPS = 2
 POSITIONS = ("before_fixed", "after_fixed")
 

@@ -42,7 +42,7 @@ def test_the_shipped_schema_is_what_the_model_generates() -> None:
     assert SCHEMA_FILE.read_text(encoding="utf-8") == render_schema(), (
         "demo_search/exports/schema.json is stale: run python -m demo_search.exports.schema"
     )
-    assert SCHEMA_FILE == REPO / "demo_search" / "export" / "schema.json"
+    assert SCHEMA_FILE == REPO / "demo_search" / "exports" / "schema.json"
 
 
 def test_the_module_checks_and_regenerates_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

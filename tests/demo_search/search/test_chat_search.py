@@ -9,7 +9,6 @@ so a set scores 1 only when generation stops at the end-of-turn token and 0 when
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import yaml
