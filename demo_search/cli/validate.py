@@ -29,6 +29,9 @@ def check_search(config: SearchConfig) -> None:
     """What ``validate`` (and ``run --dry-run``) reports of a loaded configuration: its inputs, their problems
     and the search's projected cost; exit 1 when something is wrong. Writes nothing."""
     with reported_failures():
+        from demo_search.scoring.custom import identify_custom_scorer
+
+        config = identify_custom_scorer(config)  # a custom scorer's function must be registered
         tokenizer = load_tokenizer(config)
         window = resolve_context_window(config)
         inputs = load_inputs(config, tokenizer=tokenizer)

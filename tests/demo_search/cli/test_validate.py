@@ -149,3 +149,17 @@ def test_run_dry_run_prints_the_projected_cost_and_starts_and_stores_nothing(wor
     assert rows["total"][4] == "96"
     assert "dry run: nothing was run or stored" in result.output
     assert_nothing_written(workspace)
+
+
+def test_validate_names_an_unregistered_custom_scorer_in_one_line(workspace: Path) -> None:
+    config = write_config(workspace).read_text(encoding="utf-8").replace(
+        "scorer: {kind: match}", "scorer: {kind: custom, custom: {name: no_such_scorer}}")
+    (workspace / "search.yaml").write_text(config, encoding="utf-8")
+
+    code, out = validate(workspace / "search.yaml")
+
+    assert code == 1
+    assert [line for line in out.splitlines() if line.strip()] == [
+        "error: scorer.custom.name: no scorer function named 'no_such_scorer': pass it to demo_search.run(config, "
+        "scorer=...) or register it under the entry point group 'demo_search.scorers' (none is registered)"
+    ]
