@@ -88,4 +88,6 @@ def setup_logging(verbose: bool) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-__all__ = ["OneLineFormatter", "OutputConsole", "StderrHandler", "console", "err_console", "log_handler", "setup_logging"]
+__all__ = [
+    "OneLineFormatter", "OutputConsole", "StderrHandler", "console", "err_console", "log_handler", "setup_logging",
+]

@@ -170,6 +170,7 @@ def test_a_bad_export_format_is_one_error_line_on_stderr(stored: StoredSearch, t
     assert result.exit_code == 2
     assert result.stdout == ""
     errors = [line for line in result.stderr.splitlines() if "yaml" in line]
-    assert len(errors) == 1 and errors[0].startswith("Error: ") and "'json', 'urial'" in errors[0], result.stderr
+    assert len(errors) == 1, result.stderr
+    assert errors[0].startswith("Error: ") and "is not one of 'json', 'urial'" in errors[0], result.stderr
     assert not (tmp_path / "x").exists()
 
