@@ -17,7 +17,8 @@ from demo_search.cli.failures import reported_failures
 from demo_search.cli.json_views import status_document, summary_of, to_json
 from demo_search.cli.options import DbOption, JsonOption, NameArg
 from demo_search.cli.views import print_trajectory, print_tuning_results
-from demo_search.export import build_export, export_to_urial
+from demo_search.export import build_export
+from demo_search.export.writers import EXPORT_WRITERS, render_export
 from demo_search.export.writing import write_atomically
 from demo_search.tuning.results import tuned_best_set
 
@@ -26,14 +27,9 @@ logger = logging.getLogger(__name__)
 STDOUT = "-"
 """The ``--output`` that means standard output."""
 
-
-class ExportFormat(StrEnum):
-    """What ``export --format`` writes."""
-
-    JSON = "json"
-    """The export document (schema-validated)."""
-    URIAL = "urial"
-    """A URIAL prompt file."""
+ExportFormat = StrEnum("ExportFormat", {fmt.upper(): fmt for fmt in EXPORT_WRITERS})  # type: ignore[misc]
+"""What ``export --format`` accepts: one member per writer of :data:`~demo_search.export.writers.EXPORT_WRITERS`
+(``ExportFormat.JSON``, ``ExportFormat.URIAL``, ...), so a bad value is a usage error naming the choices."""
 
 
 def show_status(name: str, db: str | None, *, as_json: bool = False) -> None:
@@ -56,14 +52,14 @@ def write_export(name: str, db: str | None, output: Path, fmt: ExportFormat) -> 
     ``output`` of ``-`` writes it to stdout (and nothing else)."""
     with open_store(db) as store:
         document = build_export(store, name, tuned=tuned_best_set(store, name))
-    text = export_to_urial(document) if fmt == ExportFormat.URIAL else document.to_json()
+    text = render_export(document, fmt.value)
     if str(output) == STDOUT:
         sys.stdout.write(text)
         sys.stdout.flush()
-        logger.info("exported search %s (%s) to stdout", name, fmt)
+        logger.info("exported search %s (%s) to stdout", name, fmt.value)
         return
     write_atomically(output, text)
-    console.print(f"exported search {escape(name)} ({fmt}) to [bold]{escape(str(output))}[/]")
+    console.print(f"exported search {escape(name)} ({fmt.value}) to [bold]{escape(str(output))}[/]")
 
 
 def status(
@@ -81,9 +77,9 @@ def export(
     output: Annotated[
         Path, typer.Option("--output", "-o", help="Where to write; - writes to stdout (nothing else goes there).")
     ] = Path("best.json"),
-    fmt: Annotated[
-        ExportFormat, typer.Option("--format", "-f", help="json (schema-validated) or urial (a prompt file).")
-    ] = ExportFormat.JSON,
+    fmt: Annotated[ExportFormat, typer.Option(
+        "--format", "-f", help="json (schema-validated), urial (a prompt file) or messages (chat messages)."
+    )] = ExportFormat.JSON,
     db: DbOption = None,
 ) -> None:
     """Export the best demonstration set of a search."""

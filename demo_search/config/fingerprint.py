@@ -8,7 +8,8 @@ path, each part the SHA-256 of the value's canonical JSON (sorted keys, no white
   change results is the engine's business), except the fields below;
 * files by their **contents**, not their path (moving a file changes nothing, editing it does):
   ``data.pool.path``, ``data.heldout.path``, ``template.rules_file``, ``template.fixed_demos_file``, under the
-  key ``"<key path> (contents)"``; an unset optional file hashes as ``null`` under the same key;
+  key ``"<key path> (contents)"``; an unset optional file hashes as ``null`` under the same key; a data path that
+  is a saved dataset directory hashes like a model directory below, but every file by its whole contents;
 * local models (``model.path``, ``scorer.judge.model``, ``scorer.reward.model``) by the contents of their
   directory under ``"<key path> (contents)"``: every file except hidden ones, by relative name and size, and
   by the SHA-256 of its whole contents when at most 64 MiB, else of its first and last 4 MiB (weight shards
@@ -122,13 +123,23 @@ def model_dir_digest(directory: Path, key: str) -> str:
     """The contents hash of a model directory (see the module docstring for which bytes are read)."""
     if not directory.is_dir():
         raise ConfigError("cannot fingerprint the configuration", [f"{key}: model directory not found: {directory}"])
+    return _directory_digest(directory, key, sample_large=True)
+
+
+def data_path_digest(path: Path, key: str) -> str:
+    """The contents hash of a data file, or of a saved dataset directory (every file hashed whole)."""
+    return _directory_digest(path, key, sample_large=False) if path.is_dir() else file_digest(path, key)
+
+
+def _directory_digest(directory: Path, key: str, *, sample_large: bool) -> str:
     manifest = []
     for path in sorted(directory.rglob("*")):
         relative = path.relative_to(directory)
         if any(part.startswith(".") for part in relative.parts) or not path.is_file():
             continue
         size = path.stat().st_size
-        digest = file_digest(path, key) if size <= FULL_HASH_LIMIT else _sampled_digest(path, size, key)
+        sampled = sample_large and size > FULL_HASH_LIMIT
+        digest = _sampled_digest(path, size, key) if sampled else file_digest(path, key)
         manifest.append([relative.as_posix(), size, digest])
     return _sha256_text(canonical_json(manifest))
 
@@ -170,7 +181,7 @@ def compute_fingerprint(config: SearchConfig) -> Fingerprint:
         if not _included(path, config.scorer.kind):
             continue
         if path in DATA_FILES:
-            parts[f"{path} (contents)"] = (file_digest(Path(value), path) if value is not None
+            parts[f"{path} (contents)"] = (data_path_digest(Path(value), path) if value is not None
                                            else _sha256_text(canonical_json(None)))
         elif path in MODELS and value is not None and is_local_model(value):
             parts[f"{path} (contents)"] = model_dir_digest(Path(model_directory(value)), path)

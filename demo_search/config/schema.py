@@ -19,6 +19,7 @@ from pydantic import AfterValidator, Field, PlainValidator, StrictFloat, StrictI
 from pydantic_core import PydanticCustomError
 
 from demo_search.config.base import (
+    DataSourcePath,
     FilePath,
     ModelLocation,
     NonNegativeFloat,
@@ -138,8 +139,11 @@ class TemplateConfig(Section):
 class DataFileConfig(Section):
     """One data file and how to read it."""
 
-    path: FilePath = Field(description="a JSON or JSONL file (or a URIAL prompt file with format urial)")
-    format: Literal["auto", "alpaca", "sharegpt", "prompt_response", "mtbench", "urial"] = "auto"
+    path: DataSourcePath = Field(
+        description="a JSON or JSONL file, a Parquet file, or a dataset directory written by Dataset.save_to_disk "
+        "(or a URIAL prompt file with format urial)"
+    )
+    format: Literal["auto", "alpaca", "sharegpt", "messages", "prompt_response", "mtbench", "urial"] = "auto"
     turns: Literal["first", "both"] = "first"
 
 

@@ -22,6 +22,7 @@ from db import Store, TuningResult
 from demo_search.cli import app
 from demo_search.cli.json_views import json_schema
 from demo_search.export import ExportDocument
+from demo_search.export.writers import EXPORT_WRITERS
 from tests.demo_search.cli.stored import STOP_REASON, StoredSearch, write_stored_search
 
 pytestmark = pytest.mark.hand_written_searches  # stored.py writes its search row by row, not through the driver
@@ -146,7 +147,7 @@ def test_json_of_an_empty_database_and_of_a_missing_search(tmp_path: Path) -> No
     assert "nothing" in result.stderr
 
 
-@pytest.mark.parametrize("fmt", ["json", "urial"])
+@pytest.mark.parametrize("fmt", list(EXPORT_WRITERS))
 def test_export_to_stdout_writes_exactly_what_a_file_export_holds(
     stored: StoredSearch, tmp_path: Path, fmt: str
 ) -> None:
@@ -158,7 +159,7 @@ def test_export_to_stdout_writes_exactly_what_a_file_export_holds(
     exported_at = re.compile(r'"exported_at": "[^"]+"')  # the one value that differs between two exports
     assert exported_at.sub("", result.stdout) == exported_at.sub("", written)
     assert not (Path.cwd() / "-").exists()
-    assert re.fullmatch(r"\S+ INFO demo_search\.cli\.report: exported search first \((json|urial)\) to stdout\n",
+    assert re.fullmatch(r"\S+ INFO demo_search\.cli\.report: exported search first \(\w+\) to stdout\n",
                         result.stderr), result.stderr
     if fmt == "json":
         document = ExportDocument.from_payload(json.loads(result.stdout))

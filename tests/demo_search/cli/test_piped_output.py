@@ -22,6 +22,7 @@ from typer.testing import CliRunner, Result
 from db import SearchStatus, Store, TuningResult
 from demo_search.cli import app
 from demo_search.cli.console import OneLineFormatter, StderrHandler, log_handler
+from demo_search.export.writers import EXPORT_WRITERS
 from tests.demo_search.cli.stored import StoredSearch, write_stored_search
 from tests.support.harness import CLI
 
@@ -155,4 +156,4 @@ def test_help_shows_flags_as_flags() -> None:
         assert "<bool>" not in result.stdout, f"{command} --help:\n{result.stdout}"
     assert "--follow / --no-follow" in captured("submit", "--help").stdout
     assert re.search(r"--json\s+Print one JSON document", captured("status", "--help").stdout)
-    assert "-f, --format <json|urial>" in captured("export", "--help").stdout
+    assert f"-f, --format <{'|'.join(EXPORT_WRITERS)}>" in captured("export", "--help").stdout
