@@ -176,3 +176,13 @@ def test_a_bad_export_format_is_one_error_line_on_stderr(stored: StoredSearch, t
     assert errors[0].startswith("Error: ") and "is not one of 'json', 'urial'" in errors[0], result.stderr
     assert not (tmp_path / "x").exists()
 
+
+
+def test_the_schemas_are_printed_for_users(capsys: pytest.CaptureFixture[str]) -> None:
+    from demo_search.cli.json_views import main
+
+    for command in ("status", "list"):
+        assert main([command]) == 0
+        assert json.loads(capsys.readouterr().out) == json_schema(command)  # type: ignore[arg-type]
+    assert main(["export"]) == 2
+    assert "usage: python -m demo_search.cli.json_views {status,list}" in capsys.readouterr().err
