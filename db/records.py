@@ -87,10 +87,17 @@ class Search:
     stop_reason: str | None = None
 
 
+JUDGE_PROMPT_TOKENS = "judge_prompt_tokens"
+JUDGE_COMPLETION_TOKENS = "judge_completion_tokens"
+"""The keys of an evaluation's ``detail`` under which a judge's own token counts (read, written) are stored; the
+store sums them per search (``SearchSummary``)."""
+
+
 @dataclass(frozen=True)
 class SearchSummary:
     """A search with its progress, as ``list_searches`` reports it (``computed_tokens``: the engines' prefill
-    tokens summed over its stored evaluations)."""
+    tokens summed over its stored evaluations; ``judge_prompt_tokens`` and ``judge_completion_tokens``: the
+    judge's reported tokens, summed the same way)."""
 
     search: Search
     steps_done: int
@@ -98,6 +105,8 @@ class SearchSummary:
     failed_evaluations: int
     last_step_score: float | None
     computed_tokens: int = 0
+    judge_prompt_tokens: int = 0
+    judge_completion_tokens: int = 0
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,9 @@ from demo_search.cli.failures import reported_failures
 from demo_search.cli.json_views import status_document, summary_of, to_json
 from demo_search.cli.options import DbOption, JsonOption, NameArg
 from demo_search.cli.views import print_trajectory, print_tuning_results
-from demo_search.export import build_export
-from demo_search.export.writers import EXPORT_WRITERS, render_export
-from demo_search.export.writing import write_atomically
-from demo_search.tuning.results import tuned_best_set
+from demo_search.exports.stored import export_document
+from demo_search.exports.writers import EXPORT_WRITERS, render_export
+from demo_search.exports.writing import write_atomically
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +27,7 @@ STDOUT = "-"
 """The ``--output`` that means standard output."""
 
 ExportFormat = StrEnum("ExportFormat", {fmt.upper(): fmt for fmt in EXPORT_WRITERS})  # type: ignore[misc]
-"""What ``export --format`` accepts: one member per writer of :data:`~demo_search.export.writers.EXPORT_WRITERS`
+"""What ``export --format`` accepts: one member per writer of :data:`~demo_search.exports.writers.EXPORT_WRITERS`
 (``ExportFormat.JSON``, ``ExportFormat.URIAL``, ...), so a bad value is a usage error naming the choices."""
 
 
@@ -51,7 +50,7 @@ def write_export(name: str, db: str | None, output: Path, fmt: ExportFormat) -> 
     """Export search ``name``'s best set (with its stored tuning) to ``output``, all at once or not at all; an
     ``output`` of ``-`` writes it to stdout (and nothing else)."""
     with open_store(db) as store:
-        document = build_export(store, name, tuned=tuned_best_set(store, name))
+        document = export_document(store, name)
     text = render_export(document, fmt.value)
     if str(output) == STDOUT:
         sys.stdout.write(text)

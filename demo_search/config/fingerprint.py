@@ -15,6 +15,10 @@ path, each part the SHA-256 of the value's canonical JSON (sorted keys, no white
   by the SHA-256 of its whole contents when at most 64 MiB, else of its first and last 4 MiB (weight shards
   stay fast to fingerprint). A hub id is fingerprinted by its text under ``"<key path> (hub id)"``, and its
   ``model.revision`` as a leaf (unset: no difference from a search stored before the key existed, see below).
+* a custom scorer (``scorer.kind: custom``) by its leaves ``scorer.custom.name`` and ``scorer.custom.version``:
+  the function's code is the user's, so its name and declared version stand for it. ``run_search`` records the
+  version of the function it found before fingerprinting (``demo_search.scoring.custom``), so a resume that
+  would score with another version of the function, or another function, is refused like any other change.
 
 Excluded, because they do not change results or must change for a search to be extended or moved:
 ``name``; ``database``; ``workers``; ``tuning`` (decoding tuning runs after the demonstration search and
@@ -22,7 +26,8 @@ keeps its own study; it never changes the search's results); ``strategy.max_step
 finished search can be continued with more steps or budget); ``strategy.on_failed_candidate`` (so a step that
 failed can be resumed with ``skip``; each recorded step names the candidates it skipped, and replay reads them); ``model.batch_size`` and ``model.tensor_parallel_size`` (how work is
 spread); the sections of the scorers that ``scorer.kind`` does not select; and the judge's transport settings
-``scorer.judge.base_url``, ``api_key_env``, ``timeout_s``, ``max_retries`` and ``concurrency``.
+``scorer.judge.base_url``, ``api_key_env``, ``timeout_s``, ``max_retries`` and ``concurrency``, and its
+``price`` (what a judgement costs changes no judgement).
 
 The overall ``digest`` is the SHA-256 of the canonical JSON of the parts, so it is independent of key order and
 equal for equal configurations. ``diff_fingerprints`` names the parts that differ; a setting added to the schema
@@ -62,10 +67,11 @@ EXCLUDED = frozenset({
     "scorer.judge.timeout_s",
     "scorer.judge.max_retries",
     "scorer.judge.concurrency",
+    "scorer.judge.price",
 })
 DATA_FILES = frozenset({"data.pool.path", "data.heldout.path", "template.rules_file", "template.fixed_demos_file"})
 MODELS = frozenset({"model.path", "scorer.judge.model", "scorer.reward.model"})
-SCORER_SECTIONS = frozenset({"match", "judge", "reward"})
+SCORER_SECTIONS = frozenset({"match", "judge", "reward", "custom"})
 
 FULL_HASH_LIMIT = 64 * 1024 * 1024
 SAMPLE_BYTES = 4 * 1024 * 1024

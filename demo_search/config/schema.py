@@ -161,6 +161,9 @@ class BudgetConfig(Section):
     max_evaluations: PositiveInt | None = None
     max_tokens: PositiveInt | None = None
     max_wall_time_s: PositiveFloat | None = None
+    max_usd: PositiveFloat | None = Field(
+        None, description="stop when the judge's spending (its reported tokens at scorer.judge.price) reaches this"
+    )
 
 
 class StrategyConfig(Section):
@@ -202,6 +205,17 @@ class MatchConfig(Section):
         return self
 
 
+class JudgePrice(Section):
+    """What the judge's endpoint charges, in US dollars per million tokens."""
+
+    input_per_mtok: NonNegativeFloat
+    output_per_mtok: NonNegativeFloat
+
+    def usd(self, prompt_tokens: int, completion_tokens: int) -> float:
+        """The price of ``prompt_tokens`` read and ``completion_tokens`` written by the judge."""
+        return (prompt_tokens * self.input_per_mtok + completion_tokens * self.output_per_mtok) / 1_000_000
+
+
 class JudgeConfig(Section):
     """``judge`` scorer: MT-Bench-style 1-10 ratings from a local model or an OpenAI-compatible endpoint."""
 
@@ -214,6 +228,9 @@ class JudgeConfig(Section):
     max_retries: NonNegativeInt = 3
     concurrency: PositiveInt = 8
     max_tokens: PositiveInt = Field(2048, description="the most tokens of one judgement (FastChat: 2048)")
+    price: JudgePrice | None = Field(
+        None, description="USD per million tokens, as {input_per_mtok, output_per_mtok}: projected and spent costs"
+    )
 
 
 class RewardConfig(Section):
@@ -222,17 +239,37 @@ class RewardConfig(Section):
     model: ModelLocation | None = None
 
 
+CUSTOM_SCORER_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.-]*$"
+
+
+class CustomScorerConfig(Section):
+    """``custom`` scorer: a user's Python function (``demo_search.scoring.custom``), found by ``name`` among the
+    functions given to ``demo_search.run`` or registered under the entry point group ``demo_search.scorers``.
+
+    ``version`` is the function's own, recorded when the search runs (a value written here is replaced by the
+    scorer's): name and version are in the fingerprint, so a resume with another version is refused."""
+
+    name: Annotated[str, Field(pattern=CUSTOM_SCORER_NAME_PATTERN)] | None = Field(
+        None, description="the scorer function's name (its entry point name)"
+    )
+    version: Annotated[str, Field(min_length=1)] | None = Field(
+        None, description="the scorer function's version, recorded at run time (null: unversioned)"
+    )
+
+
 class ScorerConfig(Section):
     """How a candidate set's answers on the held-out prompts become a score (higher is better)."""
 
-    kind: Literal["loglik", "match", "judge", "reward"] = "loglik"
+    kind: Literal["loglik", "match", "judge", "reward", "custom"] = "loglik"
     match: MatchConfig = section()
     judge: JudgeConfig = section()
     reward: RewardConfig = section()
+    custom: CustomScorerConfig = section()
 
     @property
     def needs_references(self) -> bool:
-        """Whether every held-out prompt must carry a reference answer (``loglik`` and ``match``)."""
+        """Whether every held-out prompt must carry a reference answer (``loglik`` and ``match``; a custom
+        function is given ``None`` where a prompt has none)."""
         return self.kind in ("loglik", "match")
 
     @property
@@ -250,6 +287,8 @@ class ScorerConfig(Section):
             problems.append("scorer.judge.model is required when scorer.judge.backend is local")
         if self.kind == "reward" and self.reward.model is None:
             problems.append("scorer.reward.model is required when scorer.kind is reward")
+        if self.kind == "custom" and self.custom.name is None:
+            problems.append("scorer.custom.name is required when scorer.kind is custom (the scorer function's name)")
         cross_field(problems)
         return self
 
@@ -327,8 +366,23 @@ class SearchConfig(Section):
         if self.tuning.enabled and not self.scorer.generates:
             cross_field([
                 f"tuning.enabled is true but scorer.kind is {self.scorer.kind!r}, which scores log-likelihoods and "
-                "does not depend on decoding; use a generating scorer (match, judge, reward) or tuning.enabled: false"
+                "does not depend on decoding; use a generating scorer (match, judge, reward, custom) or "
+                "tuning.enabled: false"
             ])
+        return self
+
+    @model_validator(mode="after")
+    def _usd_budget_needs_a_priced_judge(self) -> SearchConfig:
+        if self.strategy.budget.max_usd is None:
+            return self
+        problems = []
+        if self.scorer.kind != "judge":
+            problems.append(f"strategy.budget.max_usd limits what the judge costs, but scorer.kind is "
+                            f"{self.scorer.kind!r}, which calls no judge (remove strategy.budget.max_usd)")
+        elif self.scorer.judge.price is None:
+            problems.append("strategy.budget.max_usd needs scorer.judge.price ({input_per_mtok: ..., "
+                            "output_per_mtok: ...}, USD per million tokens) to turn the judge's tokens into dollars")
+        cross_field(problems)
         return self
 
     @model_validator(mode="after")

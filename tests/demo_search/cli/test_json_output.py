@@ -21,8 +21,8 @@ from typer.testing import CliRunner, Result
 from db import Store, TuningResult
 from demo_search.cli import app
 from demo_search.cli.json_views import json_schema
-from demo_search.export import ExportDocument
-from demo_search.export.writers import EXPORT_WRITERS
+from demo_search.exports import ExportDocument
+from demo_search.exports.writers import EXPORT_WRITERS
 from tests.demo_search.cli.stored import STOP_REASON, StoredSearch, write_stored_search
 
 pytestmark = pytest.mark.hand_written_searches  # stored.py writes its search row by row, not through the driver

@@ -22,7 +22,7 @@ from typer.testing import CliRunner, Result
 from db import SearchStatus, Store, TuningResult
 from demo_search.cli import app
 from demo_search.cli.console import OneLineFormatter, StderrHandler, log_handler
-from demo_search.export.writers import EXPORT_WRITERS
+from demo_search.exports.writers import EXPORT_WRITERS
 from tests.demo_search.cli.stored import StoredSearch, write_stored_search
 from tests.support.harness import CLI
 

@@ -16,8 +16,8 @@ import yaml
 
 from db import Store
 from demo_search.config import load_config
-from demo_search.export import ExportDocument, build_export
-from demo_search.export.model import ChatPromptSection
+from demo_search.exports import ExportDocument, build_export
+from demo_search.exports.model import ChatPromptSection
 from demo_search.search.session import run_search
 from tests.support.chat_model import CHATML, REPLY, build_chat_model_dir
 

@@ -23,7 +23,7 @@ from typer.testing import CliRunner, Result
 from db import Store
 from demo_search.cli import app
 from demo_search.config import load_config
-from demo_search.export import ExportDocument, build_export
+from demo_search.exports import ExportDocument, build_export
 from demo_search.inputs import load_tokenizer
 from demo_search.scoring.match import MatchScorer
 from demo_search.assembly import build_template, decoding_params, engine_spec

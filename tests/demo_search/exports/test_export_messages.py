@@ -14,8 +14,8 @@ import pytest
 
 from db import Store
 from demo_search.data import load_heldout, load_pool
-from demo_search.export import ExportDocument, build_export, export_to_messages
-from demo_search.export.model import ExportDemonstration, TurnPayload
+from demo_search.exports import ExportDocument, build_export, export_to_messages
+from demo_search.exports.model import ExportDemonstration, TurnPayload
 from demo_search.types import Demonstration, Turn
 from tests.demo_search.cli.stored import RULES, write_stored_search
 from tests.support import harness

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import logging
 
-from demo_search.export.model import ExportDocument
+from demo_search.exports.model import ExportDocument
 from demo_search.templates.chat_template import context_messages
 
 logger = logging.getLogger(__name__)

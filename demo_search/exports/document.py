@@ -12,7 +12,7 @@ from typing import Any
 
 from db import Step, Store
 from demo_search.best_set import BestSet, best_set
-from demo_search.export.model import (
+from demo_search.exports.model import (
     FORMAT,
     ChatMessage,
     ChatPromptSection,

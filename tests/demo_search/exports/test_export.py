@@ -17,7 +17,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from db import Store
-from demo_search.export import ExportDocument, ExportError
+from demo_search.exports import ExportDocument, ExportError
 from demo_search.templates import load_urial, parse_urial
 from demo_search.types import Demonstration
 from demo_search.version import __version__

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from demo_search.export.document import export_to_urial
-from demo_search.export.messages import export_to_messages
-from demo_search.export.model import ExportDocument
+from demo_search.exports.document import export_to_urial
+from demo_search.exports.messages import export_to_messages
+from demo_search.exports.model import ExportDocument
 
 EXPORT_WRITERS: Mapping[str, Callable[[ExportDocument], str]] = {
     "json": ExportDocument.to_json,
@@ -14,7 +14,7 @@ EXPORT_WRITERS: Mapping[str, Callable[[ExportDocument], str]] = {
     "messages": export_to_messages,
 }
 """``json``: the export document (schema-validated); ``urial``: a URIAL prompt file; ``messages``: chat messages
-for an OpenAI-compatible chat endpoint (:mod:`demo_search.export.messages`)."""
+for an OpenAI-compatible chat endpoint (:mod:`demo_search.exports.messages`)."""
 
 
 def render_export(document: ExportDocument, fmt: str) -> str:
