@@ -156,6 +156,20 @@ class Evaluation:
 
 
 @dataclass(frozen=True)
+class SetTotals:
+    """What the stored evaluations of one candidate set add up to (``set_totals``): how many pairs were stored,
+    how many have no score (``failed``), and the engines' token counts summed over them (``computed_tokens``
+    prefilled, ``cached_tokens`` served from a prefix cache)."""
+
+    set_key: str
+    evaluations: int
+    failed: int
+    prompt_tokens: int
+    computed_tokens: int
+    cached_tokens: int
+
+
+@dataclass(frozen=True)
 class Candidate:
     """One candidate set tried at one step.
 
