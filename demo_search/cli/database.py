@@ -14,6 +14,7 @@ from demo_search.cli.failures import reported_failures
 from demo_search.cli.json_views import list_document, to_json
 from demo_search.cli.options import DbOption, JsonOption
 from demo_search.config import resolve_database_url
+from demo_search.search.budget import judge_usd
 
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 
@@ -43,14 +44,20 @@ def list_searches(db: DbOption = None, as_json: JsonOption = False) -> None:
     if not summaries:
         console.print(f"no searches in {store.url}", markup=False)
         return
+    judged = any(s.judge_prompt_tokens or s.judge_completion_tokens for s in summaries)
     table = Table(show_edge=False)
-    for column in ("name", "status", "steps", "evaluations", "failed", "last score", "created", "updated"):
+    columns = ["name", "status", "steps", "evaluations", "failed", "last score", "created", "updated"]
+    for column in columns + (["judge tokens in / out", "judge USD"] if judged else []):
         table.add_column(column, justify="left" if column in ("name", "status") else "right")
     for s in summaries:
         score = "-" if s.last_step_score is None else f"{s.last_step_score:.4f}"
-        table.add_row(
+        cells = [
             Text(s.search.name), s.search.status.value, str(s.steps_done), str(s.evaluations),
             str(s.failed_evaluations), score, f"{s.search.created_at:%Y-%m-%d %H:%M}",
             f"{s.search.updated_at:%Y-%m-%d %H:%M}",
-        )
+        ]
+        if judged:
+            usd = judge_usd(s.search.config, s.judge_prompt_tokens, s.judge_completion_tokens)
+            cells += [f"{s.judge_prompt_tokens:,} / {s.judge_completion_tokens:,}", "-" if usd is None else f"{usd:,.2f}"]
+        table.add_row(*cells)
     console.print(table)

@@ -19,6 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from db import Candidate, Search, SearchSummary, Step, TuningResult
+from demo_search.search.budget import judge_usd
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 VERSION = 1
@@ -39,6 +40,11 @@ class SearchProgress(_View):
     failed_evaluations: int = Field(ge=0, description="stored pairs that have an error instead of a score")
     last_step_score: float | None = Field(description="the score of the last recorded step")
     computed_tokens: int = Field(ge=0, description="prefill tokens the engines computed for the stored pairs")
+    judge_prompt_tokens: int = Field(0, ge=0, description="tokens the judge read, as it reported them")
+    judge_completion_tokens: int = Field(0, ge=0, description="tokens the judge wrote, as it reported them")
+    judge_usd: float | None = Field(
+        None, description="what those judge tokens cost at the search's scorer.judge.price (null: it has no price)"
+    )
     created_at: datetime
     updated_at: datetime
     finished_at: datetime | None
@@ -129,6 +135,8 @@ def search_progress(summary: SearchSummary) -> SearchProgress:
         name=search.name, status=search.status.value, stop_reason=search.stop_reason, steps_done=summary.steps_done,
         evaluations=summary.evaluations, failed_evaluations=summary.failed_evaluations,
         last_step_score=summary.last_step_score, computed_tokens=summary.computed_tokens,
+        judge_prompt_tokens=summary.judge_prompt_tokens, judge_completion_tokens=summary.judge_completion_tokens,
+        judge_usd=judge_usd(search.config, summary.judge_prompt_tokens, summary.judge_completion_tokens),
         created_at=search.created_at, updated_at=search.updated_at, finished_at=search.finished_at,
     )
 

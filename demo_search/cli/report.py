@@ -16,7 +16,7 @@ from demo_search.cli.database import open_store
 from demo_search.cli.failures import reported_failures
 from demo_search.cli.json_views import status_document, summary_of, to_json
 from demo_search.cli.options import DbOption, JsonOption, NameArg
-from demo_search.cli.views import print_trajectory, print_tuning_results
+from demo_search.cli.views import print_spending, print_trajectory, print_tuning_results
 from demo_search.exports.stored import export_document
 from demo_search.exports.writers import EXPORT_WRITERS, render_export
 from demo_search.exports.writing import write_atomically
@@ -37,12 +37,13 @@ def show_status(name: str, db: str | None, *, as_json: bool = False) -> None:
         search = store.get_search(name)
         rows = [(step, store.candidates_of_step(name, step.step_index)) for step in store.steps(name)]
         tuning = store.tuning_results(name)
-        summaries = store.list_searches() if as_json else []
+        summary = summary_of(search, store.list_searches())
         url = store.url
     if as_json:
-        sys.stdout.write(to_json(status_document(url, summary_of(search, summaries), rows, tuning)))
+        sys.stdout.write(to_json(status_document(url, summary, rows, tuning)))
         return
     print_trajectory(search, rows)
+    print_spending(summary)
     print_tuning_results(tuning)
 
 

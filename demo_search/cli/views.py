@@ -9,10 +9,22 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from db import Candidate, Search, Step, TuningResult
+from db import Candidate, Search, SearchSummary, Step, TuningResult
 from demo_search.cli.console import console
+from demo_search.search.budget import judge_usd
 
 PARAM_ORDER = ("temperature", "top_p", "top_k", "repetition_penalty", "max_tokens")
+
+
+def print_spending(summary: SearchSummary) -> None:
+    """What the search has spent over all its runs: evaluations, computed tokens and, when a judge scored it, the
+    judge's tokens and their price."""
+    line = f"spent: {summary.evaluations:,} evaluation(s), {summary.computed_tokens:,} token(s) computed"
+    read, written = summary.judge_prompt_tokens, summary.judge_completion_tokens
+    if read or written:
+        usd = judge_usd(summary.search.config, read, written)
+        line += f"; judge: {read:,} token(s) read, {written:,} written" + ("" if usd is None else f", {usd:,.2f} USD")
+    console.print(line, markup=False)
 
 
 def print_trajectory(search: Search, rows: Sequence[tuple[Step, Sequence[Candidate]]]) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from db import Step, Store
+from db import Search, Step, Store
 from demo_search.best_set import BestSet, best_set
 from demo_search.exports.model import (
     FORMAT,
@@ -26,11 +26,13 @@ from demo_search.exports.model import (
     PromptSection,
     Provenance,
     SearchSection,
+    Spent,
     TemplateSection,
     TrajectoryRow,
     TunedDecoding,
     TurnPayload,
 )
+from demo_search.search.budget import judge_usd
 from demo_search.templates import UrialPrompt, UrialTemplate, render_urial
 from demo_search.templates.chat_template import context_messages
 from demo_search.templates.urial import query_header
@@ -38,6 +40,13 @@ from demo_search.version import __version__
 
 QUERY_PLACEHOLDER = "{query}"
 DECODING_KEYS = ("temperature", "top_p", "top_k", "repetition_penalty", "max_tokens", "stop", "seed")
+
+
+def _spent(store: Store, search: Search) -> Spent:
+    summary = next(s for s in store.list_searches() if s.search.id == search.id)
+    read, written = summary.judge_prompt_tokens, summary.judge_completion_tokens
+    return Spent(evaluations=summary.evaluations, computed_tokens=summary.computed_tokens, judge_prompt_tokens=read,
+                 judge_completion_tokens=written, judge_usd=judge_usd(search.config, read, written))
 
 
 def build_export(store: Store, name: str, *, tuned: TunedDecoding | None = None) -> ExportDocument:
@@ -59,6 +68,7 @@ def build_export(store: Store, name: str, *, tuned: TunedDecoding | None = None)
             strategy=dict(config["strategy"]),
             scorer=_active_scorer(config["scorer"]),
             stop_reason=search.stop_reason,
+            spent=_spent(store, search),
         ),
         model=ModelSection(
             path=str(config["model"]["path"]),

@@ -44,14 +44,26 @@ class _Part(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
+class Spent(_Part):
+    """What the search spent over all its runs: stored evaluations, prefill tokens computed, and the judge's
+    reported tokens with their price at ``scorer.judge.price`` (``null`` without one)."""
+
+    evaluations: NonNegativeInt
+    computed_tokens: NonNegativeInt
+    judge_prompt_tokens: NonNegativeInt = 0
+    judge_completion_tokens: NonNegativeInt = 0
+    judge_usd: float | None = None
+
+
 class SearchSection(_Part):
-    """Which search this is, how it searched and why it stopped."""
+    """Which search this is, how it searched, why it stopped and what it spent."""
 
     name: str = Field(min_length=1)
     status: str
     strategy: dict[str, Any]
     scorer: dict[str, Any]
     stop_reason: str | None = None
+    spent: Spent | None = None
 
 
 class ModelSection(_Part):

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from db import Evaluation, SearchSummary
 from db.records import JUDGE_COMPLETION_TOKENS, JUDGE_PROMPT_TOKENS
@@ -60,4 +61,11 @@ class Budget:
         return self.max_wall_time_s is not None and elapsed_s >= self.max_wall_time_s
 
 
-__all__ = ["Budget", "Spending"]
+def judge_usd(config: Mapping[str, Any], prompt_tokens: int, completion_tokens: int) -> float | None:
+    """What a stored search's judge tokens cost at the ``scorer.judge.price`` its configuration records (``None``
+    when it records none)."""
+    price = config.get("scorer", {}).get("judge", {}).get("price")
+    return None if price is None else JudgePrice.model_validate(price).usd(prompt_tokens, completion_tokens)
+
+
+__all__ = ["Budget", "Spending", "judge_usd"]

@@ -98,9 +98,12 @@ class ToySearch:
         beam_width: int = 1,
         seed: int = 0,
         scorer_factory: Callable[[], Scorer] = LoglikScorer,
+        config_sections: dict[str, Any] | None = None,
     ) -> ToySearch:
-        """Store a new search as ``run_search`` does: its config, rules, pool and held-out prompts."""
-        config = {"name": name, "seed": seed, "strategy": {"kind": kind, "beam_width": beam_width}}
+        """Store a new search as ``run_search`` does: its config (with ``config_sections`` added), rules, pool and
+        held-out prompts."""
+        config = {"name": name, "seed": seed, "strategy": {"kind": kind, "beam_width": beam_width},
+                  **(config_sections or {})}
         store.create_search(name, config=config, fingerprint="toy", fingerprint_parts={}, rules=problem.rules,
                             pool_items=_stored(problem.pool), heldout_prompts=_stored(problem.prompts))
         return cls(store, name, problem, kind, beam_width, seed, scorer_factory)

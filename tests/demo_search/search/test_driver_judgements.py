@@ -8,13 +8,16 @@ stored mean, ``n_scored`` and excluded count below are what the driver computed,
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from db import CandidateStatus, Store
+from demo_search.cli import app
 from demo_search.config import JudgePrice
 from demo_search.scoring.judge import JudgeScorer
 from demo_search.scoring.judge_backend import JudgeBackend, JudgeReply
@@ -120,9 +123,11 @@ class MeteredJudge(JudgeBackend):
 
 def test_a_usd_budget_stops_at_the_unit_that_reaches_it_counting_earlier_runs(tmp_path: Path) -> None:
     price = JudgePrice(input_per_mtok=1.0, output_per_mtok=10.0)  # 0.001 + 0.001 USD per judgement
-    with Store.open(f"sqlite:///{tmp_path / 'metered.db'}") as store:
+    db_url = f"sqlite:///{tmp_path / 'metered.db'}"
+    with Store.open(db_url) as store:
         search = ToySearch.create(store, "metered", toy_problem("abcd", prompts=PROMPTS),
-                                  scorer_factory=lambda: JudgeScorer(MeteredJudge()))
+                                  scorer_factory=lambda: JudgeScorer(MeteredJudge()),
+                                  config_sections={"scorer": {"kind": "judge", "judge": {"price": price.model_dump()}}})
 
         def run(max_usd: float):
             budget = Budget(max_usd=max_usd, judge_price=price)
@@ -141,3 +146,12 @@ def test_a_usd_budget_stops_at_the_unit_that_reaches_it_counting_earlier_runs(tm
         (summary,) = store.list_searches()
         assert outcome.stop_reason == "budget exhausted"
         assert summary.evaluations == 20
+
+    # status and list sum what every run spent, and price it at the search's recorded judge price.
+    listed = CliRunner().invoke(app, ["list", "--db", db_url, "--json"])
+    (row,) = json.loads(listed.stdout)["searches"]
+    assert (row["judge_prompt_tokens"], row["judge_completion_tokens"]) == (20_000, 2_000)
+    assert row["judge_usd"] == pytest.approx(0.04)
+    shown = CliRunner().invoke(app, ["status", "metered", "--db", db_url])
+    assert "spent: 20 evaluation(s)" in shown.stdout
+    assert "judge: 20,000 token(s) read, 2,000 written, 0.04 USD" in shown.stdout
