@@ -158,6 +158,22 @@ def check_llama_cpp_vectors(models: Path, name: str) -> Callable:
     return check
 
 
+def compare_plain_text(raw, name: str, texts: list[str], expected_ids: Callable[[str], list[int]]) -> int:
+    """Encode each of ``texts`` with ``raw`` (special-token text as plain text, BOS added) and raise at the first
+    token that differs from ``expected_ids(text)``; the number of texts compared."""
+    raw.encode_special_tokens = True
+    try:
+        for text in texts:
+            expected = expected_ids(text)
+            got = raw.encode(text, add_special_tokens=True).ids
+            if got != expected:
+                at = next((i for i, (a, b) in enumerate(zip(got, expected)) if a != b), min(len(got), len(expected)))
+                raise RuntimeError(f"{name} differs at token {at}: {got[at:at + 5]} vs {expected[at:at + 5]}")
+    finally:
+        raw.encode_special_tokens = False
+    return len(texts)
+
+
 def check_sentencepiece(mistral: Path) -> Callable:
     """``sentencepiece`` itself on the sample texts with runs of spaces made single: transformers' Metaspace handling
     of a leading space and of space runs is its own (and is what vLLM and the engines use), the vocabulary and
@@ -170,15 +186,7 @@ def check_sentencepiece(mistral: Path) -> Callable:
 
     def check(raw) -> int:
         texts = [re.sub(" +", " ", text).lstrip(" ") for text in sample_texts()]
-        raw.encode_special_tokens = True  # special-token text is plain text, as for sentencepiece
-        for text in texts:
-            expected = [processor.bos_id(), *processor.encode(text)]
-            got = raw.encode(text).ids
-            if got != expected:
-                at = next((i for i, (a, b) in enumerate(zip(got, expected)) if a != b), min(len(got), len(expected)))
-                raise RuntimeError(f"sentencepiece differs at token {at}: {got[at:at + 5]} vs {expected[at:at + 5]}")
-        raw.encode_special_tokens = False
-        return len(texts)
+        return compare_plain_text(raw, "sentencepiece", texts, lambda text: [processor.bos_id(), *processor.encode(text)])
 
     return check
 
@@ -190,16 +198,7 @@ def check_tekkenizer(mistral: Path) -> Callable:
     reference = Tekkenizer.from_file(str(mistral / "tekken_240718.json"))
 
     def check(raw) -> int:
-        texts = sample_texts()
-        raw.encode_special_tokens = True  # special-token text is plain text, as for Tekkenizer.encode
-        for text in texts:
-            expected = reference.encode(text, bos=True, eos=False)
-            got = raw.encode(text, add_special_tokens=True).ids
-            if got != expected:
-                at = next((i for i, (a, b) in enumerate(zip(got, expected)) if a != b), min(len(got), len(expected)))
-                raise RuntimeError(f"tekken differs at token {at}: {got[at:at + 5]} vs {expected[at:at + 5]}")
-        raw.encode_special_tokens = False
-        return len(texts)
+        return compare_plain_text(raw, "tekken", sample_texts(), lambda text: reference.encode(text, bos=True, eos=False))
 
     return check
 
