@@ -15,6 +15,7 @@ from demo_search.cli.views import print_trajectory, print_tuning_results
 from demo_search.exports.stored import export_document
 from demo_search.exports.writers import render_export
 from demo_search.exports.writing import write_atomically
+from demo_search.split_scores import stored_test_scores
 
 ExportFormat = Literal["json", "urial", "messages"]
 EXPORT_FORMATS: tuple[ExportFormat, ...] = ("json", "urial", "messages")
@@ -27,7 +28,8 @@ def show_status(name: str, db: str | None) -> None:
         search = store.get_search(name)
         rows = [(step, store.candidates_of_step(name, step.step_index)) for step in store.steps(name)]
         tuning = store.tuning_results(name)
-    print_trajectory(search, rows)
+        tests = stored_test_scores(store, name)
+    print_trajectory(search, rows, tests)
     print_tuning_results(tuning)
 
 

@@ -27,10 +27,13 @@ from demo_search.exports.model import (
     Provenance,
     SearchSection,
     TemplateSection,
+    TestScore,
     TrajectoryRow,
     TunedDecoding,
     TurnPayload,
 )
+from demo_search.search.candidates import Aggregate
+from demo_search.split_scores import stored_test_scores
 from demo_search.templates import UrialPrompt, UrialTemplate, render_urial
 from demo_search.templates.chat_template import context_messages
 from demo_search.templates.urial import query_header
@@ -50,6 +53,7 @@ def build_export(store: Store, name: str, *, tuned: TunedDecoding | None = None)
     search = store.get_search(name)
     config = search.config
     template = UrialTemplate()
+    tests = stored_test_scores(store, name)
     return ExportDocument(
         format=FORMAT,
         format_version=FORMAT_VERSION,
@@ -76,7 +80,7 @@ def build_export(store: Store, name: str, *, tuned: TunedDecoding | None = None)
         decoding=DecodingSection(
             searched=DecodingSettings(**{key: config["decoding"][key] for key in DECODING_KEYS}), tuned=tuned
         ),
-        trajectory=[_trajectory_row(store, name, step) for step in store.steps(name)],
+        trajectory=[_trajectory_row(store, name, step, tests.get(step.step_index)) for step in store.steps(name)],
         prompt=_prompt(config["template"], best, template),
         provenance=Provenance(
             demo_search_version=__version__,
@@ -127,7 +131,7 @@ def _active_scorer(scorer: dict[str, Any]) -> dict[str, Any]:
     return {"kind": kind, **({kind: options} if options else {})}
 
 
-def _trajectory_row(store: Store, name: str, step: Step) -> TrajectoryRow:
+def _trajectory_row(store: Store, name: str, step: Step, test: Aggregate | None) -> TrajectoryRow:
     candidates = store.candidates_of_step(name, step.step_index)
     chosen = next((c for c in candidates if c.set_key == step.set_key), None)
     return TrajectoryRow(
@@ -140,6 +144,9 @@ def _trajectory_row(store: Store, name: str, step: Step) -> TrajectoryRow:
         runner_up_score=step.runner_up_score,
         candidates=len(candidates),
         skipped=sum(1 for c in candidates if c.status.value == "skipped"),
+        test=None if test is None else TestScore(
+            score=test.mean if test.valid else None, stderr=test.stderr if test.valid else None, n=test.n
+        ),
     )
 
 

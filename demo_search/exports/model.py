@@ -119,22 +119,8 @@ class DecodingSection(_Part):
     tuned: TunedDecoding | None = None
 
 
-class TrajectoryRow(_Part):
-    """One step as demo-search status shows it (step 0 is the base set, with no chosen demonstration)."""
-
-    step: NonNegativeInt
-    chosen: str | None
-    score: float | None
-    stderr: float | None
-    n: NonNegativeInt = 0
-    runner_up: str | None = None
-    runner_up_score: float | None = None
-    candidates: NonNegativeInt = 0
-    skipped: NonNegativeInt = 0
-
-
 class _AbsentWhenNone(_Part):
-    """A part whose optional text fields (``_ABSENT_WHEN_NONE``) are a string or no key at all: never ``null``."""
+    """A part whose optional fields (``_ABSENT_WHEN_NONE``) are a value or no key at all: never ``null``."""
 
     _ABSENT_WHEN_NONE: ClassVar[tuple[str, ...]] = ()
 
@@ -152,6 +138,32 @@ class _AbsentWhenNone(_Part):
             if getattr(self, name) is None:
                 data.pop(name, None)
         return data
+
+
+class TestScore(_Part):
+    """The chosen set's score on the test prompts (``data.test``), which selection never saw."""
+
+    score: float | None
+    stderr: float | None
+    n: NonNegativeInt = 0
+
+
+class TrajectoryRow(_AbsentWhenNone):
+    """One step as demo-search status shows it (step 0 is the base set, with no chosen demonstration); ``test``
+    only when the search has a test split and the step's set was scored on it."""
+
+    _ABSENT_WHEN_NONE = ("test",)
+
+    step: NonNegativeInt
+    chosen: str | None
+    score: float | None
+    stderr: float | None
+    n: NonNegativeInt = 0
+    runner_up: str | None = None
+    runner_up_score: float | None = None
+    candidates: NonNegativeInt = 0
+    skipped: NonNegativeInt = 0
+    test: TestScore | SkipJsonSchema[None] = None
 
 
 class PromptSection(_AbsentWhenNone):
@@ -267,6 +279,7 @@ __all__ = [
     "Provenance",
     "SearchSection",
     "TemplateSection",
+    "TestScore",
     "TrajectoryRow",
     "TunedDecoding",
     "TurnPayload",
