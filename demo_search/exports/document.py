@@ -144,9 +144,9 @@ def _trajectory_row(store: Store, name: str, step: Step, test: Aggregate | None)
         runner_up_score=step.runner_up_score,
         candidates=len(candidates),
         skipped=sum(1 for c in candidates if c.status.value == "skipped"),
-        test=None if test is None else TestScore(
+        **({} if test is None else {"test": TestScore(
             score=test.mean if test.valid else None, stderr=test.stderr if test.valid else None, n=test.n
-        ),
+        )}),
     )
 
 

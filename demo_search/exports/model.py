@@ -128,7 +128,7 @@ class _AbsentWhenNone(_Part):
     @classmethod
     def _given_as_text(cls, value: Any, info: ValidationInfo) -> Any:
         if value is None and info.field_name in cls._ABSENT_WHEN_NONE:  # the schema: a string, or no key at all
-            raise ValueError("must be a string; leave the key out when there is none")
+            raise ValueError("must not be null; leave the key out when there is none")
         return value
 
     @model_serializer(mode="wrap")
