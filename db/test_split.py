@@ -44,7 +44,8 @@ class TestSplit(StorePart):
         with self._transactions.scope(f"reading the test prompts of search {name!r}", write=False) as session:
             search_id = self._search_id(session, name)
             statement = select(c.item_id, c.position, c.payload).where(c.search_id == search_id).order_by(c.position)
-            return [StoredItem(item_id=r.item_id, position=r.position, payload=r.payload) for r in session.execute(statement)]
+            rows = session.execute(statement)
+            return [StoredItem(item_id=r.item_id, position=r.position, payload=r.payload) for r in rows]
 
     def record_test_evaluations(self, name: str, evaluations: Iterable[Evaluation]) -> int:
         """Store one unit's test evaluations in one transaction; pairs already stored are kept as they are.

@@ -140,7 +140,8 @@ def open_test_split(
     stored = [StoredItem(item_id=p.id, position=i, payload=p.to_payload()) for i, p in enumerate(test_prompts)]
     store.record_test_prompts(name, stored)
     return TestSplit(
-        name=name, store=store, dispatcher=dispatcher, problem=dataclasses.replace(problem, prompts=tuple(test_prompts)),
+        name=name, store=store, dispatcher=dispatcher,
+        problem=dataclasses.replace(problem, prompts=tuple(test_prompts)),
         scorer=scorer, decoding=problem.template.generation_params(decoding), every_step=every_step,
     )
 

@@ -114,7 +114,8 @@ def test_evaluate_scores_two_exports_and_the_base_prompt_with_paired_differences
         scores = report.result(label).scores
         assert scores == pytest.approx([stored[step][i] for i in prompt_ids], abs=1e-4)
         assert report.result(label).mean == pytest.approx(statistics.fmean(scores), abs=1e-12)
-        assert report.result(label).stderr == pytest.approx(statistics.stdev(scores) / math.sqrt(len(scores)), abs=1e-12)
+        se = statistics.stdev(scores) / math.sqrt(len(scores))
+        assert report.result(label).stderr == pytest.approx(se, abs=1e-12)
         assert report.result(label).n == len(prompt_ids)
 
     # paired differences: every later argument minus every earlier one, with paired-t 95% intervals

@@ -28,7 +28,7 @@ def test_a_paired_difference_skips_prompts_either_side_failed() -> None:
     mean = sum(diffs) / 3
     se = math.sqrt(sum((d - mean) ** 2 for d in diffs) / 2 / 3)
     assert (difference.n, difference.mean, difference.stderr) == (3, pytest.approx(mean), pytest.approx(se))
-    assert difference.low == pytest.approx(mean - T_TABLE[2] * se) and difference.high == pytest.approx(mean + T_TABLE[2] * se)
+    assert (difference.low, difference.high) == pytest.approx((mean - T_TABLE[2] * se, mean + T_TABLE[2] * se))
     assert paired_difference([1.0], [2.0]).low is None  # one pair: no interval
     assert paired_difference([None], [2.0]) is None
 

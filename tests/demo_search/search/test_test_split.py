@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from db import Store
-from demo_search.split_scores import stored_test_scores
 from demo_search.search.driver import SearchDriver
 from demo_search.search.test_split import NO_TEST_SPLIT, open_test_split
+from demo_search.split_scores import stored_test_scores
 from demo_search.types import HeldOutPrompt
 from tests.support.fake_dispatcher import FakeDispatcher, ScoreTable
 from tests.support.toy_search import ToySearch, toy_problem
