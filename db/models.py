@@ -141,13 +141,8 @@ class StepRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now())
 
 
-class EvaluationRow(Base):
-    __tablename__ = "evaluations"
-    __table_args__ = (
-        ForeignKeyConstraint(
-            ["search_id", "prompt_id"], ["heldout_prompts.search_id", "heldout_prompts.item_id"], ondelete="CASCADE"
-        ),
-    )
+class _EvaluationColumns:
+    """Columns shared by held-out evaluations and test evaluations (keyed by set key and prompt)."""
 
     search_id: Mapped[int] = mapped_column(ForeignKey("searches.id", ondelete="CASCADE"), primary_key=True)
     set_key: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
@@ -160,6 +155,33 @@ class EvaluationRow(Base):
     cached_tokens: Mapped[int] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now())
+
+
+class EvaluationRow(_EvaluationColumns, Base):
+    __tablename__ = "evaluations"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["search_id", "prompt_id"], ["heldout_prompts.search_id", "heldout_prompts.item_id"], ondelete="CASCADE"
+        ),
+    )
+
+
+class TestPromptRow(_ContentItem, Base):
+    """The test prompts of a search (``data.test``; added by revision 0003): never used for selection."""
+
+    __tablename__ = "test_prompts"
+    __table_args__ = (UniqueConstraint("search_id", "position"),)
+
+
+class TestEvaluationRow(_EvaluationColumns, Base):
+    """The evaluations of a search's chosen sets on its test prompts (added by revision 0003)."""
+
+    __tablename__ = "test_evaluations"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["search_id", "prompt_id"], ["test_prompts.search_id", "test_prompts.item_id"], ondelete="CASCADE"
+        ),
+    )
 
 
 class LeaseRow(Base):

@@ -62,7 +62,7 @@ class Searches(StorePart):
             .on_conflict_do_nothing(index_elements=[SEARCHES.c.name])
             .returning(*SEARCHES.c)
         )
-        pool, prompts = _item_rows(pool_items), _item_rows(heldout_prompts)
+        pool, prompts = item_rows(pool_items), item_rows(heldout_prompts)
         what = (
             f"creating search {name!r} with {len(pool)} pool items and {len(prompts)} held-out prompts "
             "(is an item id or a position used twice?)"
@@ -177,7 +177,7 @@ class Searches(StorePart):
             ]
 
 
-def _item_rows(items: Iterable[StoredItem]) -> list[dict[str, Any]]:
+def item_rows(items: Iterable[StoredItem]) -> list[dict[str, Any]]:
     """The column values of ``items`` (all but the search's id), payloads checked to be JSON."""
     return [
         {

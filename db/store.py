@@ -1,9 +1,9 @@
 """The store: the one API through which demo-search reads and writes its database.
 
 :class:`Store` combines the parts of the API, one module per topic: :mod:`db.searches` (searches, pool items,
-held-out prompts), :mod:`db.results` (evaluations, candidates, steps), :mod:`db.leases` and
-:mod:`db.tuning_results`. Every method runs in exactly one transaction (:class:`db.transactions.Transactions`): it
-is stored entirely or not at all, and fails only with :class:`db.errors.StoreError` or a subclass. Searches are
+held-out prompts), :mod:`db.results` (evaluations, candidates, steps), :mod:`db.test_split` (test prompts and
+their evaluations), :mod:`db.leases` and :mod:`db.tuning_results`. Every method runs in exactly one transaction
+(:class:`db.transactions.Transactions`): it is stored entirely or not at all, and fails only with :class:`db.errors.StoreError` or a subclass. Searches are
 named by their unique name.
 """
 
@@ -20,11 +20,12 @@ from db.leases import Leases
 from db.results import Results
 from db.schema import BUNDLED_MIGRATIONS, DatabaseInfo, ensure_current
 from db.searches import Searches
+from db.test_split import TestSplit
 from db.transactions import Transactions
 from db.tuning_results import TuningResults
 
 
-class Store(Searches, Results, Leases, TuningResults):
+class Store(Searches, Results, TestSplit, Leases, TuningResults):
     """A demo-search database (SQLite file or PostgreSQL), opened with :meth:`open`; close it with :meth:`close`."""
 
     def __init__(self, engine: Engine, url: URL, info: DatabaseInfo, *, read_only: bool = False) -> None:

@@ -19,6 +19,8 @@ from db.models import (
     SearchRow,
     StepCandidateRow,
     StepRow,
+    TestEvaluationRow,
+    TestPromptRow,
     TuningResultRow,
 )
 from db.transactions import Transactions
@@ -34,6 +36,8 @@ STEPS: Table = StepRow.__table__  # type: ignore[assignment]
 EVALUATIONS: Table = EvaluationRow.__table__  # type: ignore[assignment]
 LEASES: Table = LeaseRow.__table__  # type: ignore[assignment]
 TUNING_RESULTS: Table = TuningResultRow.__table__  # type: ignore[assignment]
+TEST_PROMPTS: Table = TestPromptRow.__table__  # type: ignore[assignment]
+TEST_EVALUATIONS: Table = TestEvaluationRow.__table__  # type: ignore[assignment]
 
 
 class StorePart:

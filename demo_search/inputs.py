@@ -1,5 +1,5 @@
-"""Everything a search reads besides its config: rules, fixed demonstrations, pool, held-out prompts, and the
-model's tokenizer and config (from a local directory or the Hugging Face cache; never the weights).
+"""Everything a search reads besides its config: rules, fixed demonstrations, pool, held-out and test prompts,
+and the model's tokenizer and config (from a local directory or the Hugging Face cache; never the weights).
 
 Shared by ``demo-search validate`` (which reports every problem and writes nothing) and the driver (which
 refuses to start on any error).
@@ -35,6 +35,8 @@ class SearchInputs:
     heldout: LoadResult[HeldOutPrompt]
     tokenizer: Any | None
     problems: tuple[Problem, ...]
+    test: LoadResult[HeldOutPrompt] | None = None
+    """The test prompts (``data.test``), never used for selection; ``None`` without a test split."""
 
     @property
     def candidates(self) -> tuple[Demonstration, ...]:
@@ -134,6 +136,13 @@ def load_inputs(config: SearchConfig, *, tokenizer: Any | None = None) -> Search
     )
     problems.extend(pool.problems)
     problems.extend(heldout.problems)
+    test = None
+    if config.data.test is not None:
+        test = load_heldout(
+            config.data.test.path, config.data.test.format, turns=config.data.test.turns,
+            max_item_tokens=budget, count_tokens=counter,
+        )
+        problems.extend(test.problems)
 
     fixed_ids = {demo.id for demo in fixed}
     overlap = [demo.source for demo in pool.items if demo.id in fixed_ids]
@@ -147,13 +156,17 @@ def load_inputs(config: SearchConfig, *, tokenizer: Any | None = None) -> Search
     if not [demo for demo in pool.items if demo.id not in fixed_ids] and pool.items:
         problems.append(_error(str(config.data.pool.path), "every pool item is a fixed demonstration: no candidates"))
     if config.scorer.needs_references:
-        missing = [p.source for p in heldout.items if p.reference is None]
-        if missing:
-            shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
-            problems.append(
-                _error(str(config.data.heldout.path), f"scorer.kind {config.scorer.kind!r} needs a reference on every held-out prompt; missing at {shown}")
-            )
-    return SearchInputs(rules, fixed, pool, heldout, tokenizer, tuple(problems))
+        splits = [("held-out", config.data.heldout.path, heldout)]
+        if test is not None and config.data.test is not None:
+            splits.append(("test", config.data.test.path, test))
+        for what, path, split in splits:
+            missing = [p.source for p in split.items if p.reference is None]
+            if missing:
+                shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+                problems.append(
+                    _error(str(path), f"scorer.kind {config.scorer.kind!r} needs a reference on every {what} prompt; missing at {shown}")
+                )
+    return SearchInputs(rules, fixed, pool, heldout, tokenizer, tuple(problems), test)
 
 
 def _error(path: str, message: str) -> Problem:

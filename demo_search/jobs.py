@@ -207,7 +207,7 @@ def job_status(address: str, job_id: str) -> str:
 def _files_read(config: SearchConfig) -> list[Path]:
     """The data files of the configuration (absolute after validation)."""
     files = [config.data.pool.path, config.data.heldout.path, config.template.rules_file,
-             config.template.fixed_demos_file]
+             config.template.fixed_demos_file, config.data.test.path if config.data.test else None]
     return [Path(path) for path in files if path is not None]
 
 

@@ -53,6 +53,7 @@ def _register() -> None:
     app.command("list")(list_searches)
     app.add_typer(db_app, name="db")
     app.command("dashboard")(__import__("demo_search.cli.dashboard", fromlist=["dashboard"]).dashboard)
+    app.command("evaluate")(__import__("demo_search.cli.evaluate", fromlist=["evaluate"]).evaluate)
 
 
 _register()

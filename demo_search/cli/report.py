@@ -20,6 +20,7 @@ from demo_search.cli.views import print_spending, print_trajectory, print_tuning
 from demo_search.exports.stored import export_document
 from demo_search.exports.writers import EXPORT_WRITERS, render_export
 from demo_search.exports.writing import write_atomically
+from demo_search.split_scores import stored_test_scores
 
 logger = logging.getLogger(__name__)
 
@@ -37,12 +38,13 @@ def show_status(name: str, db: str | None, *, as_json: bool = False) -> None:
         search = store.get_search(name)
         rows = [(step, store.candidates_of_step(name, step.step_index)) for step in store.steps(name)]
         tuning = store.tuning_results(name)
+        tests = stored_test_scores(store, name)
         summary = summary_of(search, store.list_searches())
         url = store.url
     if as_json:
         sys.stdout.write(to_json(status_document(url, summary, rows, tuning)))
         return
-    print_trajectory(search, rows)
+    print_trajectory(search, rows, tests)
     print_spending(summary)
     print_tuning_results(tuning)
 

@@ -52,6 +52,7 @@ def check_search(config: SearchConfig) -> None:
         ("candidates", inputs.candidates, inputs.pool.duplicates_dropped, inputs.pool.format),
         ("held-out", inputs.heldout.items, inputs.heldout.duplicates_dropped, inputs.heldout.format),
         ("fixed", inputs.fixed, 0, "-"),
+        *([("test", inputs.test.items, inputs.test.duplicates_dropped, inputs.test.format)] if inputs.test else []),
     ]
     for label, items, dropped, fmt in rows:
         stats = summarize_lengths(items, counter)

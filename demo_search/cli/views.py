@@ -12,6 +12,7 @@ from rich.text import Text
 from db import Candidate, Search, SearchSummary, Step, TuningResult
 from demo_search.cli.console import console
 from demo_search.search.budget import judge_usd
+from demo_search.search.candidates import Aggregate
 
 PARAM_ORDER = ("temperature", "top_p", "top_k", "repetition_penalty", "max_tokens")
 
@@ -27,11 +28,15 @@ def print_spending(summary: SearchSummary) -> None:
     console.print(line, markup=False)
 
 
-def print_trajectory(search: Search, rows: Sequence[tuple[Step, Sequence[Candidate]]]) -> None:
-    """Per step: the chosen demonstration, its score ± SE and n, the runner-up and how many candidates were tried."""
+def print_trajectory(
+    search: Search, rows: Sequence[tuple[Step, Sequence[Candidate]]], tests: Mapping[int, Aggregate] | None = None
+) -> None:
+    """Per step: the chosen demonstration, its score ± SE and n, the runner-up and how many candidates were tried;
+    with a test split (``tests``: per step, the chosen set's test score), its test score ± SE and n beside."""
     console.print(f"[bold]{escape(search.name)}[/] — {search.status.value}; {len(rows)} step(s) recorded")
     table = Table(show_edge=False, pad_edge=False)
-    for column in ("step", "chosen", "score ± SE", "n", "runner-up", "score", "tried"):
+    test_columns = ("test ± SE", "test n") if tests else ()
+    for column in ("step", "chosen", "score ± SE", "n", *test_columns, "runner-up", "score", "tried"):
         ids = column in ("chosen", "runner-up")
         table.add_column(column, justify="left" if ids else "right", no_wrap=True, min_width=16 if ids else None)
     for step, candidates in rows:
@@ -44,11 +49,20 @@ def print_trajectory(search: Search, rows: Sequence[tuple[Step, Sequence[Candida
             Text(step.item_id or "base set"),
             f"{step.score:.4f}" + ("" if step.stderr is None else f" ± {step.stderr:.4f}"),
             str(chosen.n_scored if chosen else "-"),
+            *(_test_cells(tests.get(step.step_index)) if tests else ()),
             Text(step.runner_up_item_id or "-"),
             "-" if step.runner_up_score is None else f"{step.runner_up_score:.4f}",
             f"{len(candidates)}" + (f" ({notes})" if notes else ""),
         )
     console.print(table)
+
+
+def _test_cells(score: Aggregate | None) -> tuple[str, str]:
+    if score is None:
+        return "-", "-"
+    if not score.valid:
+        return "failed", f"0 ({score.n_failed} failed)"
+    return f"{score.mean:.4f} ± {score.stderr:.4f}", str(score.n)
 
 
 def format_params(params: Mapping[str, object], names: Sequence[str] = PARAM_ORDER) -> str:

@@ -7,8 +7,10 @@ path, each part the SHA-256 of the value's canonical JSON (sorted keys, no white
   (``model.options`` and ``decoding.stop`` are one part each; engine options count whole, since which of them
   change results is the engine's business), except the fields below;
 * files by their **contents**, not their path (moving a file changes nothing, editing it does):
-  ``data.pool.path``, ``data.heldout.path``, ``template.rules_file``, ``template.fixed_demos_file``, under the
-  key ``"<key path> (contents)"``; an unset optional file hashes as ``null`` under the same key; a data path that
+  ``data.pool.path``, ``data.heldout.path``, ``data.test.path``, ``template.rules_file``,
+  ``template.fixed_demos_file``, under the key ``"<key path> (contents)"``; an unset optional file hashes as
+  ``null`` under the same key (but an unset ``data.test`` section adds no part at all, so configurations without
+  a test split keep the digest they had before it existed); a data path that
   is a saved dataset directory hashes like a model directory below, but every file by its whole contents;
 * local models (``model.path``, ``scorer.judge.model``, ``scorer.reward.model``) by the contents of their
   directory under ``"<key path> (contents)"``: every file except hidden ones, by relative name and size, and
@@ -23,7 +25,8 @@ path, each part the SHA-256 of the value's canonical JSON (sorted keys, no white
 Excluded, because they do not change results or must change for a search to be extended or moved:
 ``name``; ``database``; ``workers``; ``tuning`` (decoding tuning runs after the demonstration search and
 keeps its own study; it never changes the search's results); ``strategy.max_steps`` and ``strategy.budget`` (so a
-finished search can be continued with more steps or budget); ``strategy.on_failed_candidate`` (so a step that
+finished search can be continued with more steps or budget); ``data.test_every_step`` (when the test split is
+scored changes no selection); ``strategy.on_failed_candidate`` (so a step that
 failed can be resumed with ``skip``; each recorded step names the candidates it skipped, and replay reads them); ``model.batch_size`` and ``model.tensor_parallel_size`` (how work is
 spread); the sections of the scorers that ``scorer.kind`` does not select; and the judge's transport settings
 ``scorer.judge.base_url``, ``api_key_env``, ``timeout_s``, ``max_retries`` and ``concurrency``, and its
@@ -60,6 +63,7 @@ EXCLUDED = frozenset({
     "strategy.max_steps",
     "strategy.budget",
     "strategy.on_failed_candidate",
+    "data.test_every_step",
     "model.batch_size",
     "model.tensor_parallel_size",
     "scorer.judge.base_url",
@@ -69,7 +73,12 @@ EXCLUDED = frozenset({
     "scorer.judge.concurrency",
     "scorer.judge.price",
 })
-DATA_FILES = frozenset({"data.pool.path", "data.heldout.path", "template.rules_file", "template.fixed_demos_file"})
+DATA_FILES = frozenset({
+    "data.pool.path", "data.heldout.path", "data.test.path", "template.rules_file", "template.fixed_demos_file"
+})
+ABSENT_WHEN_UNSET = frozenset({"data.test"})
+"""Optional sections added after searches were stored: unset, they add no part at all (so the digest of a
+configuration without them is what it was); set, their leaves are parts like any other."""
 MODELS = frozenset({"model.path", "scorer.judge.model", "scorer.reward.model"})
 SCORER_SECTIONS = frozenset({"match", "judge", "reward", "custom"})
 
@@ -184,7 +193,7 @@ def compute_fingerprint(config: SearchConfig) -> Fingerprint:
     parts = {"fingerprint_version": _sha256_text(canonical_json(FINGERPRINT_VERSION))}
     defaults = {}
     for path, value, info in _leaves(config, config.model_dump(mode="json"), ""):
-        if not _included(path, config.scorer.kind):
+        if not _included(path, config.scorer.kind) or (path in ABSENT_WHEN_UNSET and value is None):
             continue
         if path in DATA_FILES:
             parts[f"{path} (contents)"] = (data_path_digest(Path(value), path) if value is not None

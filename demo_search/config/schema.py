@@ -138,10 +138,18 @@ class DataFileConfig(Section):
 
 
 class DataConfig(Section):
-    """The candidate pool and the held-out prompts."""
+    """The candidate pool, the held-out (validation) prompts and the optional test prompts."""
 
     pool: DataFileConfig = Field(description="the candidate demonstrations, as {path: ...}")
     heldout: DataFileConfig = Field(description="the held-out prompts, as {path: ...}")
+    test: DataFileConfig | None = Field(
+        None,
+        description="optional test prompts, as {path: ...} (formats as heldout): never used for selection; the chosen "
+        "set is scored on them so that validation and test are shown side by side",
+    )
+    test_every_step: bool = Field(
+        True, description="score the chosen set on data.test after every step (false: only when the search ends)"
+    )
     max_item_tokens: PositiveInt | None = None
 
 

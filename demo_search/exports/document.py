@@ -28,11 +28,14 @@ from demo_search.exports.model import (
     SearchSection,
     Spent,
     TemplateSection,
+    TestScore,
     TrajectoryRow,
     TunedDecoding,
     TurnPayload,
 )
 from demo_search.search.budget import judge_usd
+from demo_search.search.candidates import Aggregate
+from demo_search.split_scores import stored_test_scores
 from demo_search.templates import UrialPrompt, UrialTemplate, render_urial
 from demo_search.templates.chat_template import context_messages
 from demo_search.templates.urial import query_header
@@ -59,6 +62,7 @@ def build_export(store: Store, name: str, *, tuned: TunedDecoding | None = None)
     search = store.get_search(name)
     config = search.config
     template = UrialTemplate()
+    tests = stored_test_scores(store, name)
     return ExportDocument(
         format=FORMAT,
         format_version=FORMAT_VERSION,
@@ -86,7 +90,7 @@ def build_export(store: Store, name: str, *, tuned: TunedDecoding | None = None)
         decoding=DecodingSection(
             searched=DecodingSettings(**{key: config["decoding"][key] for key in DECODING_KEYS}), tuned=tuned
         ),
-        trajectory=[_trajectory_row(store, name, step) for step in store.steps(name)],
+        trajectory=[_trajectory_row(store, name, step, tests.get(step.step_index)) for step in store.steps(name)],
         prompt=_prompt(config["template"], best, template),
         provenance=Provenance(
             demo_search_version=__version__,
@@ -137,7 +141,7 @@ def _active_scorer(scorer: dict[str, Any]) -> dict[str, Any]:
     return {"kind": kind, **({kind: options} if options else {})}
 
 
-def _trajectory_row(store: Store, name: str, step: Step) -> TrajectoryRow:
+def _trajectory_row(store: Store, name: str, step: Step, test: Aggregate | None) -> TrajectoryRow:
     candidates = store.candidates_of_step(name, step.step_index)
     chosen = next((c for c in candidates if c.set_key == step.set_key), None)
     return TrajectoryRow(
@@ -150,6 +154,9 @@ def _trajectory_row(store: Store, name: str, step: Step) -> TrajectoryRow:
         runner_up_score=step.runner_up_score,
         candidates=len(candidates),
         skipped=sum(1 for c in candidates if c.status.value == "skipped"),
+        **({} if test is None else {"test": TestScore(
+            score=test.mean if test.valid else None, stderr=test.stderr if test.valid else None, n=test.n
+        )}),
     )
 
 

@@ -131,8 +131,40 @@ class DecodingSection(_Part):
     tuned: TunedDecoding | None = None
 
 
-class TrajectoryRow(_Part):
-    """One step as demo-search status shows it (step 0 is the base set, with no chosen demonstration)."""
+class _AbsentWhenNone(_Part):
+    """A part whose optional fields (``_ABSENT_WHEN_NONE``) are a value or no key at all: never ``null``."""
+
+    _ABSENT_WHEN_NONE: ClassVar[tuple[str, ...]] = ()
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _given_as_text(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None and info.field_name in cls._ABSENT_WHEN_NONE:  # the schema: a string, or no key at all
+            raise ValueError("must not be null; leave the key out when there is none")
+        return value
+
+    @model_serializer(mode="wrap")
+    def _without_missing_text(self, handler: Any) -> dict[str, Any]:
+        data = handler(self)
+        for name in self._ABSENT_WHEN_NONE:
+            if getattr(self, name) is None:
+                data.pop(name, None)
+        return data
+
+
+class TestScore(_Part):
+    """The chosen set's score on the test prompts (``data.test``), which selection never saw."""
+
+    score: float | None
+    stderr: float | None
+    n: NonNegativeInt = 0
+
+
+class TrajectoryRow(_AbsentWhenNone):
+    """One step as demo-search status shows it (step 0 is the base set, with no chosen demonstration); ``test``
+    only when the search has a test split and the step's set was scored on it."""
+
+    _ABSENT_WHEN_NONE = ("test",)
 
     step: NonNegativeInt
     chosen: str | None
@@ -143,27 +175,7 @@ class TrajectoryRow(_Part):
     runner_up_score: float | None = None
     candidates: NonNegativeInt = 0
     skipped: NonNegativeInt = 0
-
-
-class _AbsentWhenNone(_Part):
-    """A part whose optional text fields (``_ABSENT_WHEN_NONE``) are a string or no key at all: never ``null``."""
-
-    _ABSENT_WHEN_NONE: ClassVar[tuple[str, ...]] = ()
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _given_as_text(cls, value: Any, info: ValidationInfo) -> Any:
-        if value is None and info.field_name in cls._ABSENT_WHEN_NONE:  # the schema: a string, or no key at all
-            raise ValueError("must be a string; leave the key out when there is none")
-        return value
-
-    @model_serializer(mode="wrap")
-    def _without_missing_text(self, handler: Any) -> dict[str, Any]:
-        data = handler(self)
-        for name in self._ABSENT_WHEN_NONE:
-            if getattr(self, name) is None:
-                data.pop(name, None)
-        return data
+    test: TestScore | SkipJsonSchema[None] = None
 
 
 class PromptSection(_AbsentWhenNone):
@@ -279,6 +291,7 @@ __all__ = [
     "Provenance",
     "SearchSection",
     "TemplateSection",
+    "TestScore",
     "TrajectoryRow",
     "TunedDecoding",
     "TurnPayload",

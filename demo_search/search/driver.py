@@ -33,6 +33,7 @@ from demo_search.search.step_failures import (
 )
 from demo_search.search.step_units import candidate_units, evaluation_rows
 from demo_search.search.strategies import Strategy
+from demo_search.search.test_split import NO_TEST_SPLIT, NoTestSplit, TestSplit
 from demo_search.types import HeldOutPrompt
 from workers.decoding import DecodingParams
 from workers.units import UnitResult, WorkUnit
@@ -79,7 +80,8 @@ class SearchDriver:
     Generated answers use ``decoding`` with the template's stop strings added; ``strategy`` decides each step's
     candidate sets, its survivors and whether the search stops early (``min_delta``). ``on_failed_candidate``
     says what a step whose candidate failed for good does (``fail``: raise ``StepFailedError`` and record no
-    choice; ``skip``: choose among the others, naming the skipped ones in their stored reasons)."""
+    choice; ``skip``: choose among the others, naming the skipped ones in their stored reasons). ``test_split``
+    scores the chosen sets on the test prompts (``demo_search.search.test_split``)."""
 
     def __init__(
         self,
@@ -95,6 +97,7 @@ class SearchDriver:
         budget: Budget = Budget(),
         progress: ProgressSink | None = None,
         on_failed_candidate: FailedCandidatePolicy = "fail",
+        test_split: TestSplit | NoTestSplit = NO_TEST_SPLIT,
     ) -> None:
         if on_failed_candidate not in POLICIES:
             raise ValueError(f"on_failed_candidate must be one of {POLICIES}, got {on_failed_candidate!r}")
@@ -109,6 +112,7 @@ class SearchDriver:
         self.budget = budget
         self.progress = progress or NullProgress()
         self.on_failed_candidate = on_failed_candidate
+        self.test_split = test_split
         self._with_targets = scorer.engine_call == "score"
         self._started = time.monotonic()
         self._pairs_computed = 0
@@ -146,6 +150,7 @@ class SearchDriver:
                 break
             self._record_step(step, ranked, failed_skipped=evaluation.failed)
             failpoint("after_step")
+            self.test_split.step_recorded()
             beams, history = self._advance(step, ranked, history)
         best = beams[0] if beams else None
         if best is None:
@@ -158,6 +163,7 @@ class SearchDriver:
                 f"search {self.name!r}: the base set could not be scored ({stop_reason})",
                 [*reasons, "what was evaluated is stored with its errors: `demo-search status` shows the search"],
             )
+        self.test_split.search_ended()
         return SearchOutcome(
             stop_reason=stop_reason,
             best=best,

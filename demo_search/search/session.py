@@ -29,6 +29,7 @@ from demo_search.search.cluster import RayOptions, open_dispatcher
 from demo_search.search.driver import SearchDriver, SearchOutcome
 from demo_search.search.lease import LeaseCheckedDispatcher, hold_lease
 from demo_search.search.progress import ProgressSink
+from demo_search.search.test_split import open_test_split
 from demo_search.types import Demonstration, HeldOutPrompt
 
 logger = logging.getLogger(__name__)
@@ -107,6 +108,11 @@ def _drive(
         try:
             store.set_status(config.name, SearchStatus.RUNNING)
             with open_dispatcher(config, ray_options) as dispatcher:
+                test_split = open_test_split(
+                    store, config.name, test_prompts=inputs.test.items if inputs.test else None, problem=problem,
+                    every_step=config.data.test_every_step, dispatcher=LeaseCheckedDispatcher(dispatcher, check_lease),
+                    scorer=scorer, decoding=decoding_params(config),
+                )
                 driver = SearchDriver(
                     name=config.name,
                     store=store,
@@ -119,6 +125,7 @@ def _drive(
                     budget=Budget(**config.strategy.budget.model_dump(), judge_price=config.scorer.judge.price),
                     progress=progress,
                     on_failed_candidate=config.strategy.on_failed_candidate,
+                    test_split=test_split,
                 )
                 outcome = driver.run()
         except (KeyboardInterrupt, SystemExit):

@@ -124,3 +124,23 @@ def test_a_hub_models_revision_counts_only_when_set(workspace):
     pinned = compute_fingerprint(load_config(write(workspace, hub.replace("org/name}", "org/name, revision: v2}"))))
     assert diff_fingerprints(unset.parts, pinned) == ["model.revision"]
     assert diff_fingerprints(stored_before_the_key, pinned) == ["model.revision"]
+
+
+def test_a_test_split_is_no_part_when_unset_and_a_difference_when_set_or_changed(workspace):
+    """Configurations without ``data.test`` keep the parts (so the digest) they had before the key existed;
+    a test file is fingerprinted by its contents like the held-out file; when it is scored is no difference."""
+    without = compute_fingerprint(load_config(write(workspace, BASE)))
+    assert not [key for key in without.parts if key.startswith("data.test")]
+    every_step_off = compute_fingerprint(load_config(write(workspace, BASE), ["data.test_every_step=false"]))
+    assert every_step_off == without
+
+    (workspace / "test.jsonl").write_text('{"prompt": "q", "reference": "a"}\n', encoding="utf-8")
+    with_test = BASE + "  test: {path: test.jsonl}\n"
+    tested = compute_fingerprint(load_config(write(workspace, with_test)))
+    assert diff_fingerprints(without.parts, tested) == ["data.test.path (contents)"]
+    assert diff_fingerprints(tested.parts, without) == [
+        "data.test.format", "data.test.path (contents)", "data.test.turns"
+    ]
+    (workspace / "test.jsonl").write_text('{"prompt": "q", "reference": "changed"}\n', encoding="utf-8")
+    changed = compute_fingerprint(load_config(write(workspace, with_test)))
+    assert diff_fingerprints(tested.parts, changed) == ["data.test.path (contents)"]
