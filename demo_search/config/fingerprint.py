@@ -20,8 +20,10 @@ Excluded, because they do not change results or must change for a search to be e
 keeps its own study; it never changes the search's results); ``strategy.max_steps`` and ``strategy.budget`` (so a
 finished search can be continued with more steps or budget); ``strategy.on_failed_candidate`` (so a step that
 failed can be resumed with ``skip``; each recorded step names the candidates it skipped, and replay reads them); ``model.batch_size`` and ``model.tensor_parallel_size`` (how work is
-spread); the sections of the scorers that ``scorer.kind`` does not select; and the judge's transport settings
-``scorer.judge.base_url``, ``api_key_env``, ``timeout_s``, ``max_retries`` and ``concurrency``.
+spread); the sections of the scorers that ``scorer.kind`` does not select; the judge's transport settings
+``scorer.judge.base_url``, ``api_key_env``, ``timeout_s``, ``max_retries`` and ``concurrency``; and
+``strategy.racing`` while ``strategy.racing.enabled`` is false (racing off is exactly the search without racing,
+with the fingerprint it had before the setting existed; turned on, all its settings count).
 
 The overall ``digest`` is the SHA-256 of the canonical JSON of the parts, so it is independent of key order and
 equal for equal configurations. ``diff_fingerprints`` names the parts that differ; a setting added to the schema
@@ -65,6 +67,7 @@ EXCLUDED = frozenset({
 DATA_FILES = frozenset({"data.pool.path", "data.heldout.path", "template.rules_file", "template.fixed_demos_file"})
 MODELS = frozenset({"model.path", "scorer.judge.model", "scorer.reward.model"})
 SCORER_SECTIONS = frozenset({"match", "judge", "reward"})
+RACING = "strategy.racing"
 
 FULL_HASH_LIMIT = 64 * 1024 * 1024
 SAMPLE_BYTES = 4 * 1024 * 1024
@@ -151,8 +154,10 @@ def _default_hash(info: FieldInfo) -> str | None:
     return _sha256_text(canonical_json(TypeAdapter(info.annotation).dump_python(default, mode="json")))
 
 
-def _included(path: str, scorer_kind: str) -> bool:
+def _included(path: str, scorer_kind: str, racing: bool) -> bool:
     if any(path == excluded or path.startswith(f"{excluded}.") for excluded in EXCLUDED):
+        return False
+    if path.startswith(f"{RACING}.") and not racing:
         return False
     section = path.split(".")
     return not (section[0] == "scorer" and len(section) > 1 and section[1] in SCORER_SECTIONS
@@ -167,7 +172,7 @@ def compute_fingerprint(config: SearchConfig) -> Fingerprint:
     parts = {"fingerprint_version": _sha256_text(canonical_json(FINGERPRINT_VERSION))}
     defaults = {}
     for path, value, info in _leaves(config, config.model_dump(mode="json"), ""):
-        if not _included(path, config.scorer.kind):
+        if not _included(path, config.scorer.kind, config.strategy.racing.enabled):
             continue
         if path in DATA_FILES:
             parts[f"{path} (contents)"] = (file_digest(Path(value), path) if value is not None

@@ -18,6 +18,7 @@ from demo_search.assembly import (
     build_template,
     context_window,
     decoding_params,
+    race_settings,
 )
 from demo_search.config import SearchConfig, compute_fingerprint, diff_fingerprints, load_stored_config
 from demo_search.errors import DemoSearchError
@@ -114,6 +115,7 @@ def _drive(
                     budget=Budget(**config.strategy.budget.model_dump()),
                     progress=progress,
                     on_failed_candidate=config.strategy.on_failed_candidate,
+                    racing=race_settings(config, scorer),
                 )
                 outcome = driver.run()
         except (KeyboardInterrupt, SystemExit):

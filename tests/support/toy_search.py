@@ -24,6 +24,7 @@ from demo_search.scoring.base import Scorer
 from demo_search.scoring.loglik import LoglikScorer
 from demo_search.search.driver import Budget, SearchDriver
 from demo_search.search.problem import SearchProblem
+from demo_search.search.racing import RaceSettings
 from demo_search.search.step_failures import FailedCandidatePolicy
 from demo_search.search.strategies import Strategy
 from demo_search.templates import UrialTemplate
@@ -49,8 +50,9 @@ def toy_demonstration(label: str) -> Demonstration:
     return Demonstration.single(f"pick {label}", f"item {label}", source=f"toy:{label}")
 
 
-def toy_problem(labels: str = "abcd", *, prompts: int = 3) -> SearchProblem:
-    """A pool of one toy demonstration per label (in ``labels`` order, the pool file order) and ``prompts``
+def toy_problem(labels: Sequence[str] = "abcd", *, prompts: int = 3) -> SearchProblem:
+    """A pool of one toy demonstration per label (in ``labels`` order, the pool file order; a string is a sequence
+    of one-letter labels) and ``prompts``
     held-out prompts with references; no fixed demonstrations."""
     return SearchProblem(
         template=UrialTemplate(),
@@ -119,6 +121,7 @@ class ToySearch:
         budget: Budget = Budget(),
         decoding: DecodingParams = DecodingParams(max_tokens=16),
         on_failed_candidate: FailedCandidatePolicy = "fail",
+        racing: RaceSettings | None = None,
     ) -> SearchDriver:
         return SearchDriver(
             name=self.name,
@@ -131,6 +134,7 @@ class ToySearch:
             max_steps=max_steps,
             budget=budget,
             on_failed_candidate=on_failed_candidate,
+            racing=racing,
         )
 
     # -- reading back ----------------------------------------------------------------------------------------
