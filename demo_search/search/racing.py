@@ -8,15 +8,16 @@ eliminations and asks only for the pairs that are missing. Its rule:
   from the candidates still in contention only; the last round needs every prompt (:func:`round_sizes`).
 * After a round is complete (every contender has a stored evaluation of each of its prompts), the contenders are
   ranked by their mean over those prompts; the ``survivors`` best (the beam width: 1 for greedy) are the leaders.
-  Another contender leaves the race when, for *each* leader, the upper confidence bound on its expected paired
-  difference to that leader (same prompts; :func:`~demo_search.search.race_bounds.difference_upper_bounds`) is
-  below zero: it is confidently worse than ``survivors`` other sets, so it cannot be among the step's best.
-  Leaders never leave in the round they lead, so at least ``survivors`` sets always stay.
-* Error probability: each bound is computed at ``delta / (survivors * (K - 1) * T)`` for ``K`` racing candidates
-  and ``T`` rounds with a test. Eliminating one of the truly best ``survivors`` sets needs a bound that failed for
-  one of its ``K - 1`` possible opponents in one of the ``T`` rounds, so by the union bound the step drops one of
-  its truly best sets with probability at most ``delta``. Those that stay (and always the winner) are scored on
-  every prompt, so the step then chooses exactly as an exhaustive step would among them.
+  Another contender leaves the race when, for *each* leader, the anytime-valid p-value of "its expected paired
+  difference to that leader is >= 0" (same prompts, in race order; :mod:`~demo_search.search.race_bounds`) is at
+  most the test level: it is confidently worse than ``survivors`` other sets, so it cannot be among the step's
+  best. Leaders never leave in the round they lead, so at least ``survivors`` sets always stay.
+* Error probability: the test level is ``delta / (survivors * (K - 1))`` for ``K`` racing candidates. Eliminating
+  one of the truly best ``survivors`` sets needs a test that rejected wrongly against one of its ``K - 1`` possible
+  opponents; each test holds at every prompt count at once (Ville's inequality), so the rounds cost nothing, and
+  by the union bound the step drops one of its truly best sets with probability at most ``delta``. Those that stay
+  (and always the winner) are scored on every prompt, so the step then chooses as an exhaustive step would among
+  them.
 * A race item is a prompt that follows no other; when the search asks follow-ups (MT-Bench's turn 2), an item's
   score is the mean of its conversation's scores (the driver computes it, :func:`item_scores`). Evaluations
   without a score (a failed judgement) count as seen but are left out of the pairs.
@@ -31,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from demo_search.search.race_bounds import difference_upper_bounds
+from demo_search.search.race_bounds import p_values
 from demo_search.types import HeldOutPrompt
 
 ItemScores = Mapping[str, Mapping[str, float | None]]
@@ -67,14 +68,15 @@ class RaceSettings:
 @dataclass(frozen=True)
 class Elimination:
     """A candidate that left the race: after ``round`` (having seen the first ``prompts`` items of the order), its
-    ``bound`` (the largest of its upper bounds on the expected difference to each of ``leaders``) was below zero;
+    ``p_value`` (the largest of its anytime-valid p-values against each of ``leaders``) was at most ``level``;
     ``difference`` is its mean paired difference to the first leader on those items."""
 
     key: str
     round: int
     prompts: int
     leaders: tuple[str, ...]
-    bound: float
+    p_value: float
+    level: float
     difference: float
 
 
@@ -92,7 +94,7 @@ class RaceState:
 
     def summary(self, candidates: int, evaluations: int, exhaustive: int, settings: RaceSettings) -> dict[str, Any]:
         """The race as JSON for the step record: settings, rounds, evaluations against an exhaustive step, and per
-        eliminated candidate its round, the items it saw (the first ``prompts`` of ``order``) and its bound."""
+        eliminated candidate its round, the items it saw (the first ``prompts`` of ``order``) and its test."""
         return {
             "delta": settings.delta,
             "first_prompts": settings.first_prompts,
@@ -107,7 +109,7 @@ class RaceState:
             "saved_evaluations": max(0, exhaustive - evaluations),
             "eliminated": [
                 {"set_key": e.key, "round": e.round, "prompts": e.prompts, "leaders": list(e.leaders),
-                 "bound": e.bound, "difference": e.difference}
+                 "p_value": e.p_value, "level": e.level, "difference": e.difference}
                 for e in self.eliminated
             ],
         }
@@ -136,8 +138,7 @@ def race(
     ``order`` from the stored ``scores``; see the module docstring for the rule."""
     order = tuple(order)
     sizes = round_sizes(len(order), settings)
-    tests = max(1, len(sizes) - 1)
-    per_test = settings.delta / (settings.survivors * max(1, len(candidates) - 1) * tests)
+    level = settings.delta / (settings.survivors * max(1, len(candidates) - 1))
     contenders = list(candidates)
     eliminated: list[Elimination] = []
     round_index = 0
@@ -152,7 +153,7 @@ def race(
             return state
         if size == len(order):
             return RaceState(round_index + 1, order, tuple(contenders), tuple(eliminated), {}, True)
-        dropped = _eliminate(contenders, scores, items, settings, per_test, round_index + 1)
+        dropped = _eliminate(contenders, scores, items, settings, level, round_index + 1)
         eliminated.extend(dropped)
         gone = {e.key for e in dropped}
         contenders = [c for c in contenders if c not in gone]
@@ -164,25 +165,22 @@ def _eliminate(
     scores: ItemScores,
     items: Sequence[str],
     settings: RaceSettings,
-    per_test: float,
+    level: float,
     round_number: int,
 ) -> list[Elimination]:
     """The contenders that are confidently worse than each of the round's leaders."""
     matrix = np.array(
         [[np.nan if (s := scores[c][i]) is None else s for i in items] for c in contenders], dtype=float
     )
-    with np.errstate(invalid="ignore"):
-        means = np.array([np.nanmean(row) if np.any(~np.isnan(row)) else -np.inf for row in matrix])
+    scored = (~np.isnan(matrix)).sum(axis=1)
+    means = np.where(scored > 0, np.nansum(matrix, axis=1) / np.maximum(scored, 1), -np.inf)
     ranking = sorted(range(len(contenders)), key=lambda k: (-means[k], k))
     leaders = ranking[: settings.survivors]
-    others = np.array([k for k in range(len(contenders)) if k not in leaders], dtype=int)
+    chosen = set(leaders)
+    others = np.array([k for k in range(len(contenders)) if k not in chosen], dtype=int)
     if others.size == 0:
         return []
-    bounds = np.stack([
-        difference_upper_bounds(matrix[others] - matrix[leader], width=settings.width, delta=per_test)
-        for leader in leaders
-    ])
-    worst = bounds.max(axis=0)
+    worst = np.stack([p_values(matrix[others] - matrix[leader], width=settings.width) for leader in leaders]).max(axis=0)
     with np.errstate(invalid="ignore"):
         first = matrix[others] - matrix[leaders[0]]
         counts = (~np.isnan(first)).sum(axis=1)
@@ -193,11 +191,12 @@ def _eliminate(
             round=round_number,
             prompts=len(items),
             leaders=tuple(contenders[leader] for leader in leaders),
-            bound=float(worst[j]),
+            p_value=float(worst[j]),
+            level=level,
             difference=float(differences[j]),
         )
         for j, k in enumerate(others)
-        if worst[j] < 0
+        if worst[j] <= level
     ]
 
 

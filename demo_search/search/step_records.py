@@ -53,12 +53,12 @@ def candidate_record(
 
 
 def elimination_reason(elimination: Elimination, labels: Mapping[str, str]) -> str:
-    """Why a set left the race, naming its round, the prompts it saw and its bound."""
+    """Why a set left the race, naming its round, the prompts it saw and its test."""
     leaders = ", ".join(labels.get(key, key) for key in elimination.leaders)
     return (
         f"eliminated by racing in round {elimination.round}, after the first {elimination.prompts} prompt(s) of the "
-        f"step's racing order: mean difference to {leaders} {elimination.difference:+.4f}, upper confidence bound "
-        f"{elimination.bound:+.4f} < 0"
+        f"step's racing order: mean difference to {leaders} {elimination.difference:+.4f}, p-value of being as good "
+        f"{elimination.p_value:.2e} <= {elimination.level:.2e}"
     )
 
 

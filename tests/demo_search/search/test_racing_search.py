@@ -84,7 +84,7 @@ def test_racing_chooses_the_exhaustive_trajectory_with_3x_fewer_evaluations(exha
         assert all(c.n_scored == PROMPTS for c in scored)  # survivors and the winner saw every prompt
         assert summary["saved_evaluations"] == summary["exhaustive_evaluations"] - summary["evaluations"] > 0
         for record in summary["eliminated"]:
-            assert record["bound"] < 0 and record["prompts"] < PROMPTS and record["round"] >= 1
+            assert record["p_value"] <= record["level"] and record["prompts"] < PROMPTS and record["round"] >= 1
             seen = {e.prompt_id for e in raced.store.evaluations_for("raced", record["set_key"])}
             assert seen == set(summary["order"][: record["prompts"]])  # exactly the first prompts of the order
         assert all("eliminated by racing in round" in (c.reason or "") for c in eliminated)
@@ -94,8 +94,9 @@ def test_a_search_killed_mid_race_resumes_with_the_same_eliminations_computing_o
     tmp_path: Path, problem, raced
 ) -> None:
     whole, _, whole_pairs = raced
-    # 1 base unit, 120 units of step 1's first round, then part of its second round
-    resumed, _, resumed_pairs = run(tmp_path, problem, "resumed", racing=RACING, kill_after=1 + 120 + 37)
+    # 1 base unit, 120 units in each of step 1's first two rounds (the decoys leave after the second), then one of
+    # round 3's two: killed after the race eliminated, before step 1 was recorded
+    resumed, _, resumed_pairs = run(tmp_path, problem, "resumed", racing=RACING, kill_after=1 + 2 * 120 + 1)
 
     assert resumed.chosen() == whole.chosen()
     assert resumed.stored_rows().candidates == whole.stored_rows().candidates
