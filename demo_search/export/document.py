@@ -8,6 +8,7 @@ caller's to give (``demo_search.tuning.results`` reads it from the store): expor
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from collections.abc import Mapping
 from typing import Any
 
 from db import Step, Store
@@ -27,6 +28,7 @@ from demo_search.export.model import (
     Provenance,
     SearchSection,
     TemplateSection,
+    RacingRow,
     TrajectoryRow,
     TunedDecoding,
     TurnPayload,
@@ -140,6 +142,17 @@ def _trajectory_row(store: Store, name: str, step: Step) -> TrajectoryRow:
         runner_up_score=step.runner_up_score,
         candidates=len(candidates),
         skipped=sum(1 for c in candidates if c.status.value == "skipped"),
+        **({"racing": _racing_row(step.racing)} if step.racing else {}),
+    )
+
+
+def _racing_row(racing: Mapping[str, Any]) -> RacingRow:
+    """The race summary a step recorded (``demo_search.search.racing``) as the export shows it."""
+    return RacingRow(
+        eliminated=len(racing["eliminated"]),
+        evaluations=racing["evaluations"],
+        exhaustive_evaluations=racing["exhaustive_evaluations"],
+        saved_evaluations=racing["saved_evaluations"],
     )
 
 

@@ -119,20 +119,6 @@ class DecodingSection(_Part):
     tuned: TunedDecoding | None = None
 
 
-class TrajectoryRow(_Part):
-    """One step as demo-search status shows it (step 0 is the base set, with no chosen demonstration)."""
-
-    step: NonNegativeInt
-    chosen: str | None
-    score: float | None
-    stderr: float | None
-    n: NonNegativeInt = 0
-    runner_up: str | None = None
-    runner_up_score: float | None = None
-    candidates: NonNegativeInt = 0
-    skipped: NonNegativeInt = 0
-
-
 class _AbsentWhenNone(_Part):
     """A part whose optional text fields (``_ABSENT_WHEN_NONE``) are a string or no key at all: never ``null``."""
 
@@ -152,6 +138,33 @@ class _AbsentWhenNone(_Part):
             if getattr(self, name) is None:
                 data.pop(name, None)
         return data
+
+
+class RacingRow(_Part):
+    """How a step that raced its candidates (``strategy.racing``) compares with an exhaustive step."""
+
+    eliminated: NonNegativeInt = Field(description="Candidate sets that left the race early.")
+    evaluations: NonNegativeInt = Field(description="(Set, prompt) evaluations the step's candidates have stored.")
+    exhaustive_evaluations: NonNegativeInt = Field(description="What scoring every set on every prompt takes.")
+    saved_evaluations: NonNegativeInt = Field(description="exhaustive_evaluations - evaluations.")
+
+
+class TrajectoryRow(_AbsentWhenNone):
+    """One step as demo-search status shows it (step 0 is the base set, with no chosen demonstration); ``racing``
+    only for a step that raced."""
+
+    _ABSENT_WHEN_NONE = ("racing",)
+
+    step: NonNegativeInt
+    chosen: str | None
+    score: float | None
+    stderr: float | None
+    n: NonNegativeInt = 0
+    runner_up: str | None = None
+    runner_up_score: float | None = None
+    candidates: NonNegativeInt = 0
+    skipped: NonNegativeInt = 0
+    racing: RacingRow | SkipJsonSchema[None] = None
 
 
 class PromptSection(_AbsentWhenNone):
@@ -267,6 +280,7 @@ __all__ = [
     "Provenance",
     "SearchSection",
     "TemplateSection",
+    "RacingRow",
     "TrajectoryRow",
     "TunedDecoding",
     "TurnPayload",
