@@ -89,10 +89,17 @@ class Search:
     stop_reason: str | None = None
 
 
+JUDGE_PROMPT_TOKENS = "judge_prompt_tokens"
+JUDGE_COMPLETION_TOKENS = "judge_completion_tokens"
+"""The keys of an evaluation's ``detail`` under which a judge's own token counts (read, written) are stored; the
+store sums them per search (``SearchSummary``)."""
+
+
 @dataclass(frozen=True)
 class SearchSummary:
     """A search with its progress, as ``list_searches`` reports it (``computed_tokens``: the engines' prefill
-    tokens summed over its stored evaluations)."""
+    tokens summed over its stored evaluations; ``judge_prompt_tokens`` and ``judge_completion_tokens``: the
+    judge's reported tokens, summed the same way)."""
 
     search: Search
     steps_done: int
@@ -100,6 +107,8 @@ class SearchSummary:
     failed_evaluations: int
     last_step_score: float | None
     computed_tokens: int = 0
+    judge_prompt_tokens: int = 0
+    judge_completion_tokens: int = 0
 
 
 @dataclass(frozen=True)
@@ -146,6 +155,20 @@ class Evaluation:
         _require_finite(f"score of {where}", self.score)
         for name in ("prompt_tokens", "computed_tokens", "cached_tokens"):
             _require_non_negative(f"{name} of {where}", getattr(self, name))
+
+
+@dataclass(frozen=True)
+class SetTotals:
+    """What the stored evaluations of one candidate set add up to (``set_totals``): how many pairs were stored,
+    how many have no score (``failed``), and the engines' token counts summed over them (``computed_tokens``
+    prefilled, ``cached_tokens`` served from a prefix cache)."""
+
+    set_key: str
+    evaluations: int
+    failed: int
+    prompt_tokens: int
+    computed_tokens: int
+    cached_tokens: int
 
 
 @dataclass(frozen=True)

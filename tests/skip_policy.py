@@ -1,7 +1,7 @@
 """Which skips a CI run may have: under ``CI=true`` a skip not listed in ``EXPECTED_SKIPS`` fails the run.
 
 A test skips, saying why, when a part it needs is missing here: the PostgreSQL server binaries, psycopg,
-``runuser``, vLLM, Docker. On a developer's machine that is a convenience; on CI it would let a broken set-up pass
+``runuser``, vLLM, Docker, Chromium with its chromedriver and Selenium (the dashboard's browser test). On a developer's machine that is a convenience; on CI it would let a broken set-up pass
 as green. So, when the ``CI`` environment variable is true:
 
 * a test (or fixture) that skips is reported as FAILED instead, with the skip's reason, which names the part;

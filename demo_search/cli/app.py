@@ -51,6 +51,7 @@ def _register() -> None:
     app.command("tune")(tune)
     app.command("list")(list_searches)
     app.add_typer(db_app, name="db")
+    app.command("dashboard")(__import__("demo_search.cli.dashboard", fromlist=["dashboard"]).dashboard)
 
 
 _register()

@@ -12,12 +12,12 @@ from demo_search.cli.database import open_store
 from demo_search.cli.failures import reported_failures
 from demo_search.cli.options import DbOption, NameArg
 from demo_search.cli.views import print_trajectory, print_tuning_results
-from demo_search.export import build_export, export_to_urial
-from demo_search.export.writing import write_atomically
-from demo_search.tuning.results import tuned_best_set
+from demo_search.exports.stored import export_document
+from demo_search.exports.writers import render_export
+from demo_search.exports.writing import write_atomically
 
-ExportFormat = Literal["json", "urial"]
-EXPORT_FORMATS: tuple[ExportFormat, ...] = ("json", "urial")
+ExportFormat = Literal["json", "urial", "messages"]
+EXPORT_FORMATS: tuple[ExportFormat, ...] = ("json", "urial", "messages")
 EXIT_USAGE = 2
 
 
@@ -34,8 +34,8 @@ def show_status(name: str, db: str | None) -> None:
 def write_export(name: str, db: str | None, output: Path, fmt: ExportFormat) -> None:
     """Export search ``name``'s best set (with its stored tuning) to ``output``, all at once or not at all."""
     with open_store(db) as store:
-        document = build_export(store, name, tuned=tuned_best_set(store, name))
-    write_atomically(output, export_to_urial(document) if fmt == "urial" else document.to_json())
+        document = export_document(store, name)
+    write_atomically(output, render_export(document, fmt))
     console.print(f"exported search {name} ({fmt}) to [bold]{output}[/]")
 
 
@@ -48,12 +48,14 @@ def status(name: NameArg, db: DbOption = None) -> None:
 def export(
     name: NameArg,
     output: Annotated[Path, typer.Option("--output", "-o", help="Where to write.")] = Path("best.json"),
-    fmt: Annotated[str, typer.Option("--format", "-f", help="json (schema-validated) or urial (a prompt file).")] = "json",
+    fmt: Annotated[str, typer.Option(
+        "--format", "-f", help="json (schema-validated), urial (a prompt file) or messages (chat messages)."
+    )] = "json",
     db: DbOption = None,
 ) -> None:
     """Export the best demonstration set of a search."""
     if fmt not in EXPORT_FORMATS:
-        console.print(f"[red]error:[/] --format must be json or urial, got {fmt!r}")
+        console.print(f"[red]error:[/] --format must be json, urial or messages, got {fmt!r}")
         raise typer.Exit(EXIT_USAGE)
     with reported_failures():
         write_export(name, db, output, fmt)  # type: ignore[arg-type]

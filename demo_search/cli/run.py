@@ -84,11 +84,20 @@ def run(
     workers: WorkersOption = None,
     address: AddressOption = None,
     output: ExportOutputOption = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check everything and print the projected cost; run and store nothing.")
+    ] = False,
 ) -> None:
     """Run a search (or continue it, if a search of that name exists with the same configuration)."""
 
     with engine_command(ON_INTERRUPT):
         config = load_config(config_path, [*(overrides or ()), *shortcut_overrides(name=name, db=db, workers=workers)])
+        if dry_run:
+            from demo_search.cli.validate import check_search
+
+            check_search(config)
+            console.print("dry run: nothing was run or stored")
+            return
         from demo_search import pipeline
 
         with RichProgress() as progress:

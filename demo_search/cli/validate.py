@@ -22,6 +22,16 @@ def validate(config_path: ConfigArg, overrides: SetOption = None, db: DbOption =
     them): counts, token lengths, the context window and every problem found. Writes nothing."""
     with reported_failures():
         config = load_config(config_path, [*(overrides or ()), *shortcut_overrides(db=db)])
+    check_search(config)
+
+
+def check_search(config: SearchConfig) -> None:
+    """What ``validate`` (and ``run --dry-run``) reports of a loaded configuration: its inputs, their problems
+    and the search's projected cost; exit 1 when something is wrong. Writes nothing."""
+    with reported_failures():
+        from demo_search.scoring.custom import identify_custom_scorer
+
+        config = identify_custom_scorer(config)  # a custom scorer's function must be registered
         tokenizer = load_tokenizer(config)
         window = resolve_context_window(config)
         inputs = load_inputs(config, tokenizer=tokenizer)
@@ -56,9 +66,8 @@ def validate(config_path: ConfigArg, overrides: SetOption = None, db: DbOption =
     for problem in inputs.problems:
         style = "red" if problem.is_error else "yellow"
         err_console.print(f"[{style}]{problem}[/]", markup=True, highlight=False)
-    if not inputs.errors:
-        for line in _too_long_candidates(config, inputs, window.tokens):
-            err_console.print(f"[yellow]{escape(line)}[/]", highlight=False)
+    if not inputs.errors and tokenizer is not None:
+        show_projection(config, inputs, window.tokens)
     refusal = store_refusal(config.database.url)
     if refusal is not None:
         err_console.print(f"[red]database.url {escape(refusal)}[/]", highlight=False)
@@ -69,19 +78,19 @@ def validate(config_path: ConfigArg, overrides: SetOption = None, db: DbOption =
     console.print("[green]ok[/]: configuration and data are valid")
 
 
-def _too_long_candidates(config: SearchConfig, inputs: SearchInputs, max_context: int) -> list[str]:
-    """One warning per pool item that cannot fit the context window even alone (the search skips it), with the
-    token count, found by the same rule the driver applies."""
-    from demo_search.assembly import build_template
-    from demo_search.search.problem import SearchProblem
+def show_projection(config: SearchConfig, inputs: SearchInputs, max_context: int) -> None:
+    """Warn about every pool item that cannot fit the context window even alone (found by the rule the driver
+    applies, with its token count: the search skips it), then print the search's projected cost."""
+    from demo_search.assembly import build_problem
+    from demo_search.cli.costs import projected_cost, projection_table
 
-    problem = SearchProblem(
-        template=build_template(config, inputs.tokenizer), tokenizer=inputs.tokenizer, rules=inputs.rules,
-        fixed=inputs.fixed, pool=inputs.candidates, prompts=inputs.heldout.items,
-        position=config.template.position, max_context=max_context,
-    )
+    problem = build_problem(config, inputs, max_context)
     generates = config.scorer.generates
     too_long = problem.too_long_alone(with_targets=not generates,
                                       max_new_tokens=config.decoding.max_tokens if generates else 0)
-    return [f"{problem.demos_by_id[item_id].source or item_id}: pool item {item_id[:16]} does not fit: {reason}; "
-            "the search will skip it" for item_id, reason in too_long.items()]
+    for item_id, reason in too_long.items():
+        line = (f"{problem.demos_by_id[item_id].source or item_id}: pool item {item_id[:16]} does not fit: {reason}; "
+                "the search will skip it")
+        err_console.print(f"[yellow]{escape(line)}[/]", highlight=False)
+    projection = projected_cost(config, problem, list(too_long))
+    console.print(projection_table(projection, judged=config.scorer.kind == "judge", generates=generates))

@@ -8,9 +8,10 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictFloat, StrictInt
 from pydantic_core import PydanticCustomError
 
-from demo_search.config.paths import existing_file, model_location
+from demo_search.config.paths import existing_data_source, existing_file, model_location
 
 FilePath = Annotated[str, AfterValidator(existing_file)]
+DataSourcePath = Annotated[str, AfterValidator(existing_data_source)]
 ModelLocation = Annotated[str, AfterValidator(model_location)]
 NonNegativeFloat = Annotated[StrictFloat, Field(ge=0, allow_inf_nan=False)]
 PositiveFloat = Annotated[StrictFloat, Field(gt=0, allow_inf_nan=False)]

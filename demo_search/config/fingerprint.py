@@ -8,12 +8,17 @@ path, each part the SHA-256 of the value's canonical JSON (sorted keys, no white
   change results is the engine's business), except the fields below;
 * files by their **contents**, not their path (moving a file changes nothing, editing it does):
   ``data.pool.path``, ``data.heldout.path``, ``template.rules_file``, ``template.fixed_demos_file``, under the
-  key ``"<key path> (contents)"``; an unset optional file hashes as ``null`` under the same key;
+  key ``"<key path> (contents)"``; an unset optional file hashes as ``null`` under the same key; a data path that
+  is a saved dataset directory hashes like a model directory below, but every file by its whole contents;
 * local models (``model.path``, ``scorer.judge.model``, ``scorer.reward.model``) by the contents of their
   directory under ``"<key path> (contents)"``: every file except hidden ones, by relative name and size, and
   by the SHA-256 of its whole contents when at most 64 MiB, else of its first and last 4 MiB (weight shards
   stay fast to fingerprint). A hub id is fingerprinted by its text under ``"<key path> (hub id)"``, and its
   ``model.revision`` as a leaf (unset: no difference from a search stored before the key existed, see below).
+* a custom scorer (``scorer.kind: custom``) by its leaves ``scorer.custom.name`` and ``scorer.custom.version``:
+  the function's code is the user's, so its name and declared version stand for it. ``run_search`` records the
+  version of the function it found before fingerprinting (``demo_search.scoring.custom``), so a resume that
+  would score with another version of the function, or another function, is refused like any other change.
 
 Excluded, because they do not change results or must change for a search to be extended or moved:
 ``name``; ``database``; ``workers``; ``tuning`` (decoding tuning runs after the demonstration search and
@@ -21,9 +26,10 @@ keeps its own study; it never changes the search's results); ``strategy.max_step
 finished search can be continued with more steps or budget); ``strategy.on_failed_candidate`` (so a step that
 failed can be resumed with ``skip``; each recorded step names the candidates it skipped, and replay reads them); ``model.batch_size`` and ``model.tensor_parallel_size`` (how work is
 spread); the sections of the scorers that ``scorer.kind`` does not select; the judge's transport settings
-``scorer.judge.base_url``, ``api_key_env``, ``timeout_s``, ``max_retries`` and ``concurrency``; and
-``strategy.racing`` while ``strategy.racing.enabled`` is false (racing off is exactly the search without racing,
-with the fingerprint it had before the setting existed; turned on, all its settings count).
+``scorer.judge.base_url``, ``api_key_env``, ``timeout_s``, ``max_retries`` and ``concurrency``, and its
+``price`` (what a judgement costs changes no judgement); and ``strategy.racing`` while ``strategy.racing.enabled``
+is false (racing off is exactly the search without racing, with the fingerprint it had before the setting existed;
+turned on, all its settings count).
 
 The overall ``digest`` is the SHA-256 of the canonical JSON of the parts, so it is independent of key order and
 equal for equal configurations. ``diff_fingerprints`` names the parts that differ; a setting added to the schema
@@ -63,10 +69,11 @@ EXCLUDED = frozenset({
     "scorer.judge.timeout_s",
     "scorer.judge.max_retries",
     "scorer.judge.concurrency",
+    "scorer.judge.price",
 })
 DATA_FILES = frozenset({"data.pool.path", "data.heldout.path", "template.rules_file", "template.fixed_demos_file"})
 MODELS = frozenset({"model.path", "scorer.judge.model", "scorer.reward.model"})
-SCORER_SECTIONS = frozenset({"match", "judge", "reward"})
+SCORER_SECTIONS = frozenset({"match", "judge", "reward", "custom"})
 RACING = "strategy.racing"
 
 FULL_HASH_LIMIT = 64 * 1024 * 1024
@@ -125,13 +132,23 @@ def model_dir_digest(directory: Path, key: str) -> str:
     """The contents hash of a model directory (see the module docstring for which bytes are read)."""
     if not directory.is_dir():
         raise ConfigError("cannot fingerprint the configuration", [f"{key}: model directory not found: {directory}"])
+    return _directory_digest(directory, key, sample_large=True)
+
+
+def data_path_digest(path: Path, key: str) -> str:
+    """The contents hash of a data file, or of a saved dataset directory (every file hashed whole)."""
+    return _directory_digest(path, key, sample_large=False) if path.is_dir() else file_digest(path, key)
+
+
+def _directory_digest(directory: Path, key: str, *, sample_large: bool) -> str:
     manifest = []
     for path in sorted(directory.rglob("*")):
         relative = path.relative_to(directory)
         if any(part.startswith(".") for part in relative.parts) or not path.is_file():
             continue
         size = path.stat().st_size
-        digest = file_digest(path, key) if size <= FULL_HASH_LIMIT else _sampled_digest(path, size, key)
+        sampled = sample_large and size > FULL_HASH_LIMIT
+        digest = _sampled_digest(path, size, key) if sampled else file_digest(path, key)
         manifest.append([relative.as_posix(), size, digest])
     return _sha256_text(canonical_json(manifest))
 
@@ -175,7 +192,7 @@ def compute_fingerprint(config: SearchConfig) -> Fingerprint:
         if not _included(path, config.scorer.kind, config.strategy.racing.enabled):
             continue
         if path in DATA_FILES:
-            parts[f"{path} (contents)"] = (file_digest(Path(value), path) if value is not None
+            parts[f"{path} (contents)"] = (data_path_digest(Path(value), path) if value is not None
                                            else _sha256_text(canonical_json(None)))
         elif path in MODELS and value is not None and is_local_model(value):
             parts[f"{path} (contents)"] = model_dir_digest(Path(model_directory(value)), path)

@@ -19,9 +19,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from demo_search.config.database import DB_ENV
 from demo_search.config.overrides import Override, apply_overrides, parse_overrides
 from demo_search.config.problems import Loc, validation_problems
-from demo_search.config.database import DB_ENV
 from demo_search.config.schema import SearchConfig
 from demo_search.config.yaml_source import KeyPath, YamlDocument, parse_yaml, read_yaml_file
 from demo_search.errors import ConfigError
@@ -103,13 +103,25 @@ def load_config(path: str | Path, overrides: Sequence[str | Override] = ()) -> S
     return config_from_document(document, source=str(path), base_dir=path.resolve().parent, overrides=overrides)
 
 
+def load_config_data(
+    data: Mapping[str, Any],
+    *,
+    source: str = "<config>",
+    base_dir: str | Path | None = None,
+    overrides: Sequence[str | Override] = (),
+) -> SearchConfig:
+    """Like :func:`load_config` for a configuration already read into a mapping (e.g. a ``dict`` written in a
+    notebook); relative paths resolve against ``base_dir`` (default: the working directory)."""
+    return config_from_document(YamlDocument(copy.deepcopy(dict(data))), source=source,
+                                base_dir=Path(base_dir or Path.cwd()).resolve(), overrides=overrides)
+
+
 def load_stored_config(
     data: Mapping[str, Any], *, source: str, overrides: Sequence[str | Override] = ()
 ) -> SearchConfig:
     """Validate a configuration stored as ``SearchConfig.model_dump(mode="json")`` (paths already absolute), with
     ``overrides`` applied: how ``resume`` and ``tune`` get back the configuration a search ran with."""
-    return config_from_document(YamlDocument(copy.deepcopy(dict(data))), source=source, base_dir=Path.cwd(),
-                                overrides=overrides)
+    return load_config_data(data, source=source, overrides=overrides)
 
 
 def load_config_text(

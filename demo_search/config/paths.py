@@ -16,6 +16,7 @@ from pydantic import ValidationInfo
 from pydantic_core import PydanticCustomError
 
 import workers.tiny
+from demo_search.data.tables import is_saved_dataset
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +50,18 @@ def existing_file(value: str, info: ValidationInfo) -> str:
         raise PydanticCustomError("file_not_found", "file not found: {path}", {"path": str(path)})
     if not path.is_file():
         raise PydanticCustomError("not_a_file", "not a regular file: {path}", {"path": str(path)})
+    return str(path)
+
+
+def existing_data_source(value: str, info: ValidationInfo) -> str:
+    """``value`` as an absolute path to an existing regular file, or to a dataset directory written by
+    ``Dataset.save_to_disk``."""
+    path = _resolve(value, info)
+    if not path.exists():
+        raise PydanticCustomError("file_not_found", "file not found: {path}", {"path": str(path)})
+    if not path.is_file() and not is_saved_dataset(path):
+        raise PydanticCustomError("not_a_file", "not a regular file (nor a dataset directory written by "
+                                                "Dataset.save_to_disk): {path}", {"path": str(path)})
     return str(path)
 
 

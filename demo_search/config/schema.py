@@ -11,7 +11,6 @@ directory and turns validation errors into one :class:`~demo_search.errors.Confi
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any, Literal
 
 import yaml
@@ -19,6 +18,7 @@ from pydantic import AfterValidator, Field, PlainValidator, StrictFloat, StrictI
 from pydantic_core import PydanticCustomError
 
 from demo_search.config.base import (
+    DataSourcePath,
     FilePath,
     ModelLocation,
     NonNegativeFloat,
@@ -32,6 +32,7 @@ from demo_search.config.base import (
 from demo_search.config.chat_template_text import chat_template_text
 from demo_search.config.database import chosen_database_url, database_url_problem, masked_url
 from demo_search.config.paths import is_local_model
+from demo_search.config.scorers import ScorerConfig
 from demo_search.config.tuning import TuningConfig
 from workers.decoding import DECODING_RANGES
 
@@ -51,16 +52,6 @@ def _decoding_range(name: str) -> AfterValidator:
         return value
 
     return AfterValidator(check)
-
-
-def _compilable_pattern(value: str) -> str:
-    try:
-        re.compile(value.replace("{reference}", "x"))
-    except re.error as error:
-        raise PydanticCustomError(
-            "invalid_regex", "is not a valid regular expression: {reason}", {"reason": str(error)}
-        ) from None
-    return value
 
 
 def _database_url(value: str) -> str:
@@ -138,8 +129,11 @@ class TemplateConfig(Section):
 class DataFileConfig(Section):
     """One data file and how to read it."""
 
-    path: FilePath = Field(description="a JSON or JSONL file (or a URIAL prompt file with format urial)")
-    format: Literal["auto", "alpaca", "sharegpt", "prompt_response", "mtbench", "urial"] = "auto"
+    path: DataSourcePath = Field(
+        description="a JSON or JSONL file, a Parquet file, or a dataset directory written by Dataset.save_to_disk "
+        "(or a URIAL prompt file with format urial)"
+    )
+    format: Literal["auto", "alpaca", "sharegpt", "messages", "prompt_response", "mtbench", "urial"] = "auto"
     turns: Literal["first", "both"] = "first"
 
 
@@ -157,6 +151,9 @@ class BudgetConfig(Section):
     max_evaluations: PositiveInt | None = None
     max_tokens: PositiveInt | None = None
     max_wall_time_s: PositiveFloat | None = None
+    max_usd: PositiveFloat | None = Field(
+        None, description="stop when the judge's spending (its reported tokens at scorer.judge.price) reaches this"
+    )
 
 
 class RacingConfig(Section):
@@ -171,8 +168,8 @@ class RacingConfig(Section):
     round_prompts: PositiveInt = Field(8, description="prompts added per round for the candidates still in contention")
 
 
-RACING_SCORERS = ("match", "judge")
-"""The scorers with a bounded score range, which racing's confidence bounds need."""
+UNBOUNDED_SCORERS = ("loglik", "reward")
+"""The scorers without a bounded score range, which racing's test needs (a custom scorer says at run time)."""
 RACING_STRATEGIES = ("greedy", "beam")
 
 
@@ -203,73 +200,6 @@ class StrategyConfig(Section):
                 f"strategy.beam_width is {self.beam_width} but strategy.kind is {self.kind!r}; only kind beam "
                 f"keeps more than one set per step (set strategy.kind: beam, or strategy.beam_width: 1)"
             ])
-        return self
-
-
-class MatchConfig(Section):
-    """``match`` scorer: generated answers against the references."""
-
-    mode: Literal["exact", "normalized", "regex", "contains"] = "exact"
-    pattern: Annotated[str, AfterValidator(_compilable_pattern)] | None = None
-
-    @model_validator(mode="after")
-    def _pattern_needs_regex(self) -> MatchConfig:
-        if self.pattern is not None and self.mode != "regex":
-            cross_field([
-                f"scorer.match.pattern is only used with scorer.match.mode regex, but the mode is {self.mode!r}"
-            ])
-        return self
-
-
-class JudgeConfig(Section):
-    """``judge`` scorer: MT-Bench-style 1-10 ratings from a local model or an OpenAI-compatible endpoint."""
-
-    backend: Literal["local", "http"] = "http"
-    model: ModelLocation | None = Field(None, description="the judge model, for backend local")
-    base_url: str | None = Field(None, description="the endpoint, e.g. https://api.openai.com/v1, for backend http")
-    api_key_env: str = Field("OPENAI_API_KEY", description="environment variable holding the API key")
-    model_name: str | None = Field(None, description="the model name sent to the endpoint, for backend http")
-    timeout_s: PositiveFloat = 60.0
-    max_retries: NonNegativeInt = 3
-    concurrency: PositiveInt = 8
-    max_tokens: PositiveInt = Field(2048, description="the most tokens of one judgement (FastChat: 2048)")
-
-
-class RewardConfig(Section):
-    """``reward`` scorer: a sequence-classification reward model."""
-
-    model: ModelLocation | None = None
-
-
-class ScorerConfig(Section):
-    """How a candidate set's answers on the held-out prompts become a score (higher is better)."""
-
-    kind: Literal["loglik", "match", "judge", "reward"] = "loglik"
-    match: MatchConfig = section()
-    judge: JudgeConfig = section()
-    reward: RewardConfig = section()
-
-    @property
-    def needs_references(self) -> bool:
-        """Whether every held-out prompt must carry a reference answer (``loglik`` and ``match``)."""
-        return self.kind in ("loglik", "match")
-
-    @property
-    def generates(self) -> bool:
-        """Whether the scorer reads generated answers (so decoding parameters matter), not log-likelihoods."""
-        return self.kind != "loglik"
-
-    @model_validator(mode="after")
-    def _active_scorer_complete(self) -> ScorerConfig:
-        problems = []
-        if self.kind == "judge" and self.judge.backend == "http":
-            problems += [f"scorer.judge.{key} is required when scorer.judge.backend is http"
-                         for key in ("base_url", "model_name") if getattr(self.judge, key) is None]
-        if self.kind == "judge" and self.judge.backend == "local" and self.judge.model is None:
-            problems.append("scorer.judge.model is required when scorer.judge.backend is local")
-        if self.kind == "reward" and self.reward.model is None:
-            problems.append("scorer.reward.model is required when scorer.kind is reward")
-        cross_field(problems)
         return self
 
 
@@ -346,7 +276,8 @@ class SearchConfig(Section):
         if self.tuning.enabled and not self.scorer.generates:
             cross_field([
                 f"tuning.enabled is true but scorer.kind is {self.scorer.kind!r}, which scores log-likelihoods and "
-                "does not depend on decoding; use a generating scorer (match, judge, reward) or tuning.enabled: false"
+                "does not depend on decoding; use a generating scorer (match, judge, reward, custom) or "
+                "tuning.enabled: false"
             ])
         return self
 
@@ -355,16 +286,31 @@ class SearchConfig(Section):
         if not self.strategy.racing.enabled:
             return self
         problems = []
-        if self.scorer.kind not in RACING_SCORERS:
+        if self.scorer.kind in UNBOUNDED_SCORERS:
             problems.append(
                 f"strategy.racing.enabled is true but scorer.kind is {self.scorer.kind!r}, whose scores are "
-                f"unbounded; racing's guarantee needs a bounded score range ({', '.join(RACING_SCORERS)})"
+                "unbounded; racing's guarantee needs a bounded score range (match, judge, or a custom scorer that "
+                "declares one)"
             )
         if self.strategy.kind not in RACING_STRATEGIES:
             problems.append(
                 f"strategy.racing.enabled is true but strategy.kind is {self.strategy.kind!r}; racing ranks the "
                 f"candidates of {' and '.join(RACING_STRATEGIES)} steps only (set strategy.racing.enabled: false)"
             )
+        cross_field(problems)
+        return self
+
+    @model_validator(mode="after")
+    def _usd_budget_needs_a_priced_judge(self) -> SearchConfig:
+        if self.strategy.budget.max_usd is None:
+            return self
+        problems = []
+        if self.scorer.kind != "judge":
+            problems.append(f"strategy.budget.max_usd limits what the judge costs, but scorer.kind is "
+                            f"{self.scorer.kind!r}, which calls no judge (remove strategy.budget.max_usd)")
+        elif self.scorer.judge.price is None:
+            problems.append("strategy.budget.max_usd needs scorer.judge.price ({input_per_mtok: ..., "
+                            "output_per_mtok: ...}, USD per million tokens) to turn the judge's tokens into dollars")
         cross_field(problems)
         return self
 

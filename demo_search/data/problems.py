@@ -10,6 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from typing import Literal
+
+RecordUnit = Literal["line", "row"]
+"""What a problem's number counts: a line of a text file (from 1), or a row of a table (from 0, as
+``dataset[i]``)."""
 
 
 class Severity(str, Enum):
@@ -25,19 +30,21 @@ class Severity(str, Enum):
 
 @dataclass(frozen=True)
 class Problem:
-    """One problem in the file ``path``: at ``line`` (1-based; ``None`` for the whole file), about ``field`` (a
-    path such as ``conversations[2].value``; ``None`` when the problem is not about one field)."""
+    """One problem in the file ``path``: at ``line`` (1-based; ``None`` for the whole file; with ``unit="row"``
+    the 0-based row of a table), about ``field`` (a path such as ``conversations[2].value``; ``None`` when the
+    problem is not about one field)."""
 
     path: str
     line: int | None
     field: str | None
     message: str
     severity: Severity = Severity.ERROR
+    unit: RecordUnit = "line"
 
     @property
     def location(self) -> str:
-        """``"path:line"``, or ``"path"`` for a whole-file problem."""
-        return location(self.path, self.line)
+        """``"path:line"`` (``"path row N"`` in a table), or ``"path"`` for a whole-file problem."""
+        return location(self.path, self.line, self.unit)
 
     @property
     def is_error(self) -> bool:
@@ -48,6 +55,8 @@ class Problem:
         return f"{self.location}: {prefix}{self.message}"
 
 
-def location(path: str, line: int | None = None) -> str:
-    """``"path:line"``, or ``"path"`` when there is no line."""
-    return path if line is None else f"{path}:{line}"
+def location(path: str, line: int | None = None, unit: RecordUnit = "line") -> str:
+    """``"path:line"``, ``"path row N"`` for a table's row, or ``"path"`` when there is no line."""
+    if line is None:
+        return path
+    return f"{path}:{line}" if unit == "line" else f"{path} row {line}"

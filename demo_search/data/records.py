@@ -68,6 +68,24 @@ class ShareGPTRecord(_Record):
     conversations: list[ShareGPTMessage] = Field(min_length=1)
 
 
+class ChatMessageRecord(_Record):
+    """One OpenAI/Hugging Face chat message, ``{role, content}``; other keys (``name``, ...) are ignored."""
+
+    role: Literal["system", "user", "assistant"]
+    content: Text
+
+
+class MessagesRecord(_Record):
+    """``{messages: [{role, content}, ...], demonstration_turns?}``.
+
+    ``demonstration_turns`` is how ``demo-search export --format messages`` keeps the demonstrations apart in one
+    conversation: the number of user/assistant exchanges of each demonstration, in order.
+    """
+
+    messages: list[ChatMessageRecord] = Field(min_length=1)
+    demonstration_turns: list[Annotated[int, Field(ge=1)]] | None = None
+
+
 class PromptResponseRecord(_Record):
     """``{prompt, response | reference}``."""
 
@@ -154,6 +172,10 @@ def _issue_from_error(error: dict, format_name: str, expects: str) -> FieldIssue
         return FieldIssue(field, f"field '{field}' must not be empty")
     if kind == "too_short":
         return FieldIssue(field, f"field '{field}' must not be empty (needs at least one entry)")
+    if kind == "greater_than_equal":
+        return FieldIssue(field, f"field '{field}' must be at least {error['ctx']['ge']}, got {given!r}")
+    if kind == "int_type":
+        return FieldIssue(field, f"field '{field}' must be an integer, got {json_type(given)}")
     if kind == "literal_error":
         return FieldIssue(field, f"field '{field}' must be one of {error['ctx']['expected']}, got {given!r}")
     return FieldIssue(field, f"field '{field}': {error['msg']}")

@@ -15,22 +15,29 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-from demo_search.data.problems import Problem
+from demo_search.data.problems import Problem, RecordUnit
 
 _BOM = b"\xef\xbb\xbf"
 _JSON_WHITESPACE = " \t\r\n"
 
 
 class Layout(str, Enum):
-    """How the records of a file are laid out."""
+    """How the records of a source are laid out (the table layouts are read by :mod:`demo_search.data.tables`)."""
 
     JSONL = "jsonl"
     JSON_ARRAY = "json_array"
+    PARQUET = "parquet"
+    SAVED_DATASET = "saved_dataset"
+
+    @property
+    def unit(self) -> RecordUnit:
+        """What a record's number counts: text ``line`` s (from 1) or table ``row`` s (from 0)."""
+        return "row" if self in (Layout.PARQUET, Layout.SAVED_DATASET) else "line"
 
 
 @dataclass(frozen=True)
 class SourceRecord:
-    """One decoded JSON value and the 1-based line it starts on."""
+    """One decoded JSON value and the 1-based line it starts on (for a table: its row, from 0)."""
 
     line: int
     value: object
@@ -50,7 +57,8 @@ def read_bytes(path: Path, display: str) -> bytes | Problem:
     if not path.exists():
         return Problem(display, None, None, "file does not exist")
     if path.is_dir():
-        return Problem(display, None, None, "is a directory, expected a data file")
+        return Problem(display, None, None, "is a directory, expected a data file (or a dataset directory written "
+                                            "by Dataset.save_to_disk, holding state.json)")
     try:
         data = path.read_bytes()
     except OSError as error:

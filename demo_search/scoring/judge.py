@@ -12,6 +12,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from db.records import JUDGE_COMPLETION_TOKENS, JUDGE_PROMPT_TOKENS
 from demo_search.scoring.base import Evaluation, Scorer
 from demo_search.scoring.judge_backend import JudgeBackend, JudgeError, JudgeReply
 from demo_search.scoring.judge_prompt import JudgeRequest, build_judge_request, parse_rating
@@ -97,7 +98,7 @@ class JudgeScorer(Scorer):
     def _evaluation(self, item: LeafGeneration, request: JudgeRequest, reply: JudgeReply) -> Evaluation:
         detail = {"template": request.template, "attempts": reply.attempts, "finish_reason": item.finish_reason}
         if reply.prompt_tokens is not None or reply.completion_tokens is not None:
-            detail.update(judge_prompt_tokens=reply.prompt_tokens, judge_completion_tokens=reply.completion_tokens)
+            detail.update({JUDGE_PROMPT_TOKENS: reply.prompt_tokens, JUDGE_COMPLETION_TOKENS: reply.completion_tokens})
         if reply.text is None:
             error = f"judge request failed: {reply.error}"
             return Evaluation(item.leaf_id, None, output=item.text, error=error, detail=detail)

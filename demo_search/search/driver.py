@@ -12,13 +12,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 
 from db import Candidate, CandidateStatus, Step, Store
 from db import Evaluation as StoredEvaluation
 from demo_search.errors import DemoSearchError
 from demo_search.faults import failpoint
 from demo_search.scoring.base import Scorer
+from demo_search.search.budget import Budget, Spending
 from demo_search.search.candidates import BASE_PROPOSAL, Aggregate, Proposal, ScoredSet, rank
 from demo_search.search.follow_ups import plan_follow_ups
 from demo_search.search.problem import SearchProblem
@@ -47,15 +47,6 @@ BASE_STEP = 0
 
 class SearchError(DemoSearchError):
     """A search cannot go on: its base set could not be scored, or its stored trajectory does not replay."""
-
-
-@dataclass(frozen=True)
-class Budget:
-    """Limits over the whole search (evaluations and computed tokens include earlier runs; wall time is this run's)."""
-
-    max_evaluations: int | None = None
-    max_tokens: int | None = None
-    max_wall_time_s: float | None = None
 
 
 class SearchDriver:
@@ -105,8 +96,7 @@ class SearchDriver:
         self._computed_tokens = 0
         self._cached_tokens = 0
         summary = next((s for s in store.list_searches() if s.search.name == name), None)
-        self._stored_evaluations = summary.evaluations if summary else 0
-        self._stored_tokens = summary.computed_tokens if summary else 0
+        self._spent = Spending.stored(summary)
 
     # -- the loop ---------------------------------------------------------------------------------------
 
@@ -341,15 +331,11 @@ class SearchDriver:
         self._pairs_computed += len(rows)
         self._computed_tokens += computed
         self._cached_tokens += cached
+        self._spent.add(rows)
         self.progress.unit_done(computed, cached, ok=True)
 
     def _budget_exhausted(self) -> bool:
-        b = self.budget
-        if b.max_evaluations is not None and self._stored_evaluations + self._pairs_computed >= b.max_evaluations:
-            return True
-        if b.max_tokens is not None and self._stored_tokens + self._computed_tokens >= b.max_tokens:
-            return True
-        return b.max_wall_time_s is not None and time.monotonic() - self._started >= b.max_wall_time_s
+        return self.budget.exhausted(self._spent, time.monotonic() - self._started)
 
     def _record_candidate(
         self, step: int, proposal: Proposal, skipped: dict[str, str], failures: dict[str, UnitFailure],

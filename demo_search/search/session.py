@@ -13,9 +13,9 @@ from collections.abc import Sequence
 
 from db import SearchStatus, Store, StoredItem
 from demo_search.assembly import (
+    build_problem,
     build_scorer,
     build_strategy,
-    build_template,
     context_window,
     decoding_params,
     race_settings,
@@ -24,10 +24,11 @@ from demo_search.config import SearchConfig, compute_fingerprint, diff_fingerpri
 from demo_search.errors import DemoSearchError
 from demo_search.faults import install_commit_failpoint
 from demo_search.inputs import SearchInputs, load_inputs, load_tokenizer
+from demo_search.scoring.custom import ScorerFunction, identify_custom_scorer
+from demo_search.search.budget import Budget
 from demo_search.search.cluster import RayOptions, open_dispatcher
-from demo_search.search.driver import Budget, SearchDriver, SearchOutcome
+from demo_search.search.driver import SearchDriver, SearchOutcome
 from demo_search.search.lease import LeaseCheckedDispatcher, hold_lease
-from demo_search.search.problem import SearchProblem
 from demo_search.search.progress import ProgressSink
 from demo_search.types import Demonstration, HeldOutPrompt
 
@@ -39,10 +40,18 @@ class ResumeRefusedError(DemoSearchError):
 
 
 def run_search(
-    config: SearchConfig, *, progress: ProgressSink | None = None, ray_options: RayOptions = RayOptions()
+    config: SearchConfig,
+    *,
+    progress: ProgressSink | None = None,
+    ray_options: RayOptions = RayOptions(),
+    scorer_function: ScorerFunction | None = None,
 ) -> SearchOutcome:
-    """Create the search ``config.name`` (or continue it, if its configuration is unchanged) and run it."""
+    """Create the search ``config.name`` (or continue it, if its configuration is unchanged) and run it.
+
+    A ``custom`` scorer runs ``scorer_function``, else the function registered under ``scorer.custom.name``; its
+    name and version are recorded in the configuration before the fingerprint is taken."""
     install_commit_failpoint()
+    config = identify_custom_scorer(config, scorer_function)
     inputs = load_inputs(config, tokenizer=load_tokenizer(config)).raise_if_errors()
     fingerprint = compute_fingerprint(config)
     with Store.open(config.database.url) as store:
@@ -68,7 +77,7 @@ def run_search(
                     + ["run it under a new name (--name), or restore the configuration and data it was started with"],
                 )
             logger.info("search %r exists (status %s): continuing it", config.name, existing.status.value)
-        return _drive(store, config, inputs, progress, ray_options)
+        return _drive(store, config, inputs, progress, ray_options, scorer_function)
 
 
 def stored_config(name: str, database_url: str, overrides: Sequence[str] = ()) -> SearchConfig:
@@ -84,19 +93,15 @@ def stored_config(name: str, database_url: str, overrides: Sequence[str] = ()) -
 
 
 def _drive(
-    store: Store, config: SearchConfig, inputs: SearchInputs, progress: ProgressSink | None, ray_options: RayOptions
+    store: Store,
+    config: SearchConfig,
+    inputs: SearchInputs,
+    progress: ProgressSink | None,
+    ray_options: RayOptions,
+    scorer_function: ScorerFunction | None,
 ) -> SearchOutcome:
-    problem = SearchProblem(
-        template=build_template(config, inputs.tokenizer),
-        tokenizer=inputs.tokenizer,
-        rules=inputs.rules,
-        fixed=inputs.fixed,
-        pool=inputs.candidates,
-        prompts=inputs.heldout.items,
-        position=config.template.position,
-        max_context=context_window(config),
-    )
-    scorer = build_scorer(config)
+    problem = build_problem(config, inputs, context_window(config))
+    scorer = build_scorer(config, scorer_function)
     before = store.get_search(config.name)
     steps_before = len(store.steps(config.name))
     with hold_lease(store, config.name) as check_lease:
@@ -112,7 +117,7 @@ def _drive(
                     scorer=scorer,
                     decoding=decoding_params(config),
                     max_steps=config.strategy.max_steps,
-                    budget=Budget(**config.strategy.budget.model_dump()),
+                    budget=Budget(**config.strategy.budget.model_dump(), judge_price=config.scorer.judge.price),
                     progress=progress,
                     on_failed_candidate=config.strategy.on_failed_candidate,
                     racing=race_settings(config, scorer),

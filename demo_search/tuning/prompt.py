@@ -17,7 +17,7 @@ from typing import Any
 
 from db import Store
 from demo_search.best_set import best_set
-from demo_search.export.model import ExportDocument
+from demo_search.exports.model import ExportDocument
 from demo_search.search.turns import first_round
 from demo_search.templates import LaidOutBranch, PromptTemplate, StepLayout, build_prefix_tree
 from demo_search.tuning.errors import TuningError

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from db import Store, TuningResult
 from demo_search.best_set import best_set
-from demo_search.export.model import DecodingSettings, TunedDecoding
+from demo_search.exports.model import DecodingSettings, TunedDecoding
 from demo_search.tuning.prompt import prompt_key
 from demo_search.tuning.study import study_name
 from workers.decoding import DecodingParams

@@ -18,6 +18,7 @@ from db import Store
 from demo_search.assembly import build_scorer, build_template, context_window, decoding_params
 from demo_search.config import SearchConfig
 from demo_search.inputs import load_tokenizer
+from demo_search.scoring.custom import ScorerFunction
 from demo_search.search.cluster import RayOptions, open_dispatcher
 from demo_search.search.lease import LeaseCheck, LeaseCheckedDispatcher, hold_lease
 from demo_search.search.session import stored_config
@@ -59,20 +60,29 @@ def tune_search(
 
 
 def tune_after_search(
-    config: SearchConfig, *, progress: TuningProgress | None = None, ray_options: RayOptions = RayOptions()
+    config: SearchConfig,
+    *,
+    progress: TuningProgress | None = None,
+    ray_options: RayOptions = RayOptions(),
+    scorer_function: ScorerFunction | None = None,
 ) -> TuningOutcome:
-    """Tune the decoding parameters of the best set of the search ``config`` has just run."""
-    return _tune(config, None, progress, ray_options)
+    """Tune the decoding parameters of the best set of the search ``config`` has just run (a ``custom`` scorer runs
+    ``scorer_function`` when given)."""
+    return _tune(config, None, progress, ray_options, scorer_function)
 
 
 def _tune(
-    config: SearchConfig, from_export: Path | None, progress: TuningProgress | None, ray_options: RayOptions
+    config: SearchConfig,
+    from_export: Path | None,
+    progress: TuningProgress | None,
+    ray_options: RayOptions,
+    scorer_function: ScorerFunction | None = None,
 ) -> TuningOutcome:
     if not config.scorer.generates:
         raise DecodingIrrelevantError(
             f"search {config.name!r} scores with {config.scorer.kind!r}: decoding parameters do not matter",
             ["loglik scores the log-probability of the reference answers and generates nothing, so no decoding "
-             "parameter can change a score; tuning needs a generating scorer (match, judge or reward)"],
+             "parameter can change a score; tuning needs a generating scorer (match, judge, reward or custom)"],
         )
     tokenizer = load_tokenizer(config)
     template = build_template(config, tokenizer)
@@ -80,7 +90,7 @@ def _tune(
     space = SearchSpace.from_config(config.tuning.ranges, decoding_params(config))
     with Store.open(config.database.url, create=False) as store:
         prompt = _prompt(store, config, from_export)
-        scorer = build_scorer(config)
+        scorer = build_scorer(config, scorer_function)
         try:
             objective = TrialObjective(prompt.tree(template, tokenizer), template, scorer, prompt.prompts_by_id)
             objective.check_fits(context_window(config), space.longest_answer)

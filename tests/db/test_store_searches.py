@@ -88,9 +88,10 @@ def test_list_searches_reports_progress(store: Store, search) -> None:
     store.record_evaluations(
         "demo",
         [
-            Evaluation("set-a", "prompt-0", 1.0),
-            Evaluation("set-a", "prompt-1", None, error="judge reply had no [[rating]]"),
-            Evaluation("set-a", "prompt-2", 0.0),
+            Evaluation("set-a", "prompt-0", 1.0, detail={"judge_prompt_tokens": 900, "judge_completion_tokens": 80}),
+            Evaluation("set-a", "prompt-1", None, error="judge reply had no [[rating]]",
+                       detail={"judge_prompt_tokens": 1100, "judge_completion_tokens": 20}),
+            Evaluation("set-a", "prompt-2", 0.0, detail={"judge_prompt_tokens": None}),
         ],
     )
     candidate = Candidate(0, "set-a", ("pool-1",), "pool-1", CandidateStatus.SCORED, score=0.5, n_scored=2)
@@ -109,8 +110,10 @@ def test_list_searches_reports_progress(store: Store, search) -> None:
         1,
     )
     assert demo.last_step_score == 0.5
+    assert (demo.judge_prompt_tokens, demo.judge_completion_tokens) == (2000, 100)
     empty = summaries["empty"]
     assert (empty.steps_done, empty.evaluations, empty.failed_evaluations, empty.last_step_score) == (0, 0, 0, None)
+    assert (empty.judge_prompt_tokens, empty.judge_completion_tokens) == (0, 0)
 
 
 def test_rules_fixed_demonstrations_and_stop_reason_are_kept_with_the_search(store: Store) -> None:

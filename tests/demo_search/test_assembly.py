@@ -6,11 +6,11 @@ import pytest
 
 from demo_search.assembly import build_strategy, build_template, decoding_params, engine_spec
 from demo_search.config import SearchConfig
+from demo_search.scoring.match import MatchScorer
 from demo_search.tuning.objective import TrialObjective
 from demo_search.tuning.prompt import TuningPrompt
 from demo_search.tuning.space import SEARCH_SETTINGS, SearchSpace
 from demo_search.types import Demonstration, HeldOutPrompt
-from demo_search.scoring.match import MatchScorer
 from workers.decoding import DecodingParams
 from workers.tiny import build_byte_tokenizer
 

@@ -22,7 +22,8 @@ from demo_search.assembly import build_strategy
 from demo_search.config import StrategyConfig
 from demo_search.scoring.base import Scorer
 from demo_search.scoring.loglik import LoglikScorer
-from demo_search.search.driver import Budget, SearchDriver
+from demo_search.search.budget import Budget
+from demo_search.search.driver import SearchDriver
 from demo_search.search.problem import SearchProblem
 from demo_search.search.racing import RaceSettings
 from demo_search.search.step_failures import FailedCandidatePolicy

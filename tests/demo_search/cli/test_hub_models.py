@@ -7,7 +7,7 @@ tiny Llama there by hub id, so these tests take the path a user takes with ``hf 
 from __future__ import annotations
 
 import json
-from pathlib import Path
+import re
 
 import pytest
 from huggingface_hub import constants
@@ -35,6 +35,24 @@ def test_the_paper_example_validates_with_its_model_in_the_hugging_face_cache(hu
     assert "3 pool item(s) are fixed demonstrations" in text
     assert "context window: 8192 tokens (model.max_context)" in text
     assert "ok: configuration and data are valid" in text
+
+
+def test_validate_projects_the_paper_examples_judge_calls_and_cost(hub_model) -> None:
+    # The test model's tokenizer spends many more tokens on this text than Mistral's, so the context window is
+    # widened so that every candidate fits, as all of them do with the paper's model.
+    result = invoke("validate", str(PAPER), "--set", f"model.path={hub_model.repo_id}",
+                    "--set", "model.max_context=16383")
+
+    assert result.exit_code == 0, result.output
+    # The base set and three greedy steps over the 47 searched candidates, 80 questions each (1 + 47 + 46 + 45
+    # sets), one judge call per answer, priced at the example's judge price.
+    cells = r"\s*│\s*".join([r"total", "139", "11,120", *[r"([\d,.]+)"] * 3, "11,120", *[r"([\d,.]+)"] * 3])
+    total = re.search(cells, result.output)
+    assert total is not None, result.output
+    _, _, generated, judge_in, judge_out, usd = (float(value.replace(",", "")) for value in total.groups())
+    assert generated == 11_120 * 1024 and judge_out == 11_120 * 2048
+    assert judge_in > 11_120 * 1024  # every judged answer counted at its 1,024-token bound, plus the questions
+    assert usd == pytest.approx((judge_in * 10.0 + judge_out * 30.0) / 1e6, abs=0.01)
 
 
 @pytest.mark.parametrize(("revision", "named", "fetch"), [

@@ -128,3 +128,38 @@ def test_a_pool_item_longer_than_the_context_window_is_named_with_its_token_coun
     needed = int(line.split("needs ")[1].split(" tokens")[0])
     assert needed > 400
     assert_nothing_written(workspace)
+
+
+def test_run_dry_run_prints_the_projected_cost_and_starts_and_stores_nothing(workspace: Path, monkeypatch) -> None:
+    import demo_search.search.cluster
+
+    def no_ray(options):
+        raise AssertionError("a dry run started Ray")
+
+    monkeypatch.setattr(demo_search.search.cluster, "init_ray", no_ray)
+    config = write_config(workspace, "strategy: {max_steps: 2}\ndecoding: {max_tokens: 16}\n")
+
+    result = CliRunner().invoke(app, ["run", str(config), "--dry-run"])
+
+    assert result.exit_code == 0, result.output
+    rows = {line.split("│")[0].strip(): [cell.strip() for cell in line.split("│")[1:]]
+            for line in result.output.splitlines() if "│" in line}
+    # 3 pool items, 1 held-out prompt: the base set, then 3 and 2 candidate sets; 16 tokens generated at most each.
+    assert [rows[step][:2] for step in ("base", "1", "2", "total")] == [["1", "1"], ["3", "3"], ["2", "2"], ["6", "6"]]
+    assert rows["total"][4] == "96"
+    assert "dry run: nothing was run or stored" in result.output
+    assert_nothing_written(workspace)
+
+
+def test_validate_names_an_unregistered_custom_scorer_in_one_line(workspace: Path) -> None:
+    config = write_config(workspace).read_text(encoding="utf-8").replace(
+        "scorer: {kind: match}", "scorer: {kind: custom, custom: {name: no_such_scorer}}")
+    (workspace / "search.yaml").write_text(config, encoding="utf-8")
+
+    code, out = validate(workspace / "search.yaml")
+
+    assert code == 1
+    assert [line for line in out.splitlines() if line.strip()] == [
+        "error: scorer.custom.name: no scorer function named 'no_such_scorer': pass it to demo_search.run(config, "
+        "scorer=...) or register it under the entry point group 'demo_search.scorers' (none is registered)"
+    ]

@@ -10,7 +10,6 @@ from pydantic import ValidationError
 from demo_search.config import DB_ENV, DEFAULT_DB_URL, load_config, shortcut_overrides
 from tests.demo_search.config.config_files import BASE, problems_of, write
 
-
 # --- loading a valid file ---------------------------------------------------------------------------------------
 
 

@@ -90,7 +90,10 @@ def test_missing_data_file_is_reported_with_its_key_path(workspace):
 
 def test_directory_given_as_data_file_is_reported(workspace):
     path = write(workspace, BASE.replace("pool.jsonl", "model"))
-    assert problems_of(path) == (f"{path}:4: data.pool.path: not a regular file: {workspace / 'model'}",)
+    assert problems_of(path) == (
+        f"{path}:4: data.pool.path: not a regular file (nor a dataset directory written by Dataset.save_to_disk): "
+        f"{workspace / 'model'}",
+    )
 
 
 def test_invalid_name_is_reported(workspace):

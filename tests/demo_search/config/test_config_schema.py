@@ -7,7 +7,6 @@ import pytest
 from demo_search.config import DecodingConfig, SearchConfig, load_config, load_config_text, load_stored_config
 from tests.demo_search.config.config_files import BASE, problems_of, write
 
-
 # --- checks across fields ---------------------------------------------------------------------------------------
 
 
@@ -39,6 +38,30 @@ def test_tensor_parallel_needs_vllm_and_enough_gpus(workspace):
         "(model.engine is 'transformers')",
         "workers.gpus_per_worker must be >= model.tensor_parallel_size (2), got 0",
     )
+
+
+JUDGE = "scorer: {kind: judge, judge: {base_url: http://x, model_name: m%s}}\n"
+
+
+@pytest.mark.parametrize(("sections", "expected"), [
+    ("strategy: {budget: {max_usd: 5}}\n",
+     "strategy.budget.max_usd limits what the judge costs, but scorer.kind is 'loglik', which calls no judge "
+     "(remove strategy.budget.max_usd)"),
+    ("strategy: {budget: {max_usd: 5}}\n" + JUDGE % "",
+     "strategy.budget.max_usd needs scorer.judge.price ({input_per_mtok: ..., output_per_mtok: ...}, USD per "
+     "million tokens) to turn the judge's tokens into dollars"),
+])
+def test_a_usd_budget_needs_a_judge_with_a_price(workspace, sections, expected):
+    path = write(workspace, BASE + sections)
+    (problem,) = problems_of(path)
+    assert problem.endswith(expected), problem
+
+
+def test_a_priced_judge_with_a_usd_budget_loads(workspace):
+    price = ", price: {input_per_mtok: 3, output_per_mtok: 15.0}"
+    config = load_config(write(workspace, BASE + "strategy: {budget: {max_usd: 2.5}}\n" + JUDGE % price))
+    assert config.strategy.budget.max_usd == 2.5
+    assert config.scorer.judge.price.usd(1_000_000, 100_000) == pytest.approx(3 + 1.5)
 
 
 def test_settings_of_an_unselected_scorer_are_not_required(workspace):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from demo_search.data import Severity, load_heldout, load_pool
+from demo_search.data import load_heldout, load_pool
 from demo_search.types import Demonstration, HeldOutPrompt, Turn
 
 

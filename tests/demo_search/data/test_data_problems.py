@@ -263,7 +263,10 @@ def test_missing_file_and_directory_are_errors(tmp_path: Path) -> None:
 
     assert (result.items, result.format) == ((), None)
     assert [str(p) for p in result.errors] == [f"{missing}: file does not exist"]
-    assert [str(p) for p in load_heldout(tmp_path).errors] == [f"{tmp_path}: is a directory, expected a data file"]
+    assert [str(p) for p in load_heldout(tmp_path).errors] == [
+        f"{tmp_path}: is a directory, expected a data file (or a dataset directory written by Dataset.save_to_disk, "
+        f"holding state.json)"
+    ]
 
 
 def test_undetectable_format_names_the_line_and_the_keys_seen(write_jsonl) -> None:

@@ -108,11 +108,18 @@ class RayNodes:
         return cluster
 
     def add_worker(self, name: str, *, cpus: float, resources: dict[str, float]) -> RayNode:
-        """Start a worker node joined to the head; ``wait_for_nodes`` waits for it (and restarts it if need be)."""
-        return self._start_node(
+        """Start a worker node joined to the head and wait until it is alive (``wait_for_nodes``).
+
+        Worker nodes start one at a time: two ``ray start`` processes started at the same moment on one machine
+        sometimes leave one raylet never registered, and its ``ray start`` then waits out the whole
+        ``raylet_start_wait_time_s`` (180 s here) before it exits and is started again (measured: 190 s for two
+        workers started together, 25 s one after the other)."""
+        node = self._start_node(
             name, f"--address={self.gcs_address}", "--node-ip-address=127.0.0.1", f"--num-cpus={cpus}",
             f"--resources={json.dumps(resources)}",
         )
+        self.wait_for_nodes(len(self.nodes))
+        return node
 
     def wait_for_nodes(self, count: int, timeout_s: float = NODES_START_TIMEOUT_S) -> None:
         """Wait until ``count`` nodes are alive (read through the job server's view of the cluster). A worker node

@@ -9,15 +9,14 @@ so a set scores 1 only when generation stops at the end-of-turn token and 0 when
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import yaml
 
 from db import Store
 from demo_search.config import load_config
-from demo_search.export import ExportDocument, build_export
-from demo_search.export.model import ChatPromptSection
+from demo_search.exports import ExportDocument, build_export
+from demo_search.exports.model import ChatPromptSection
 from demo_search.search.session import run_search
 from tests.support.chat_model import CHATML, REPLY, build_chat_model_dir
 

@@ -37,7 +37,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayNodes]:
     try:
         nodes.add_worker("worker-1", cpus=1, resources={ACCELERATOR: 1})
         nodes.add_worker("worker-2", cpus=1, resources={ACCELERATOR: 1})
-        nodes.wait_for_nodes(3)
         yield nodes
     finally:
         nodes.stop()

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from db import CandidateStatus, Store
-from demo_search.search.driver import Budget, SearchError
+from demo_search.search.budget import Budget
+from demo_search.search.driver import SearchError
 from demo_search.search.step_failures import SKIPPED_NOTE, StepFailedError
 from tests.support.fake_dispatcher import ScoreTable
 from tests.support.toy_search import ToySearch, toy_problem

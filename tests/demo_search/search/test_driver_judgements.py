@@ -15,9 +15,11 @@ from pathlib import Path
 import pytest
 
 from db import CandidateStatus, Store
+from demo_search.config import JudgePrice
 from demo_search.scoring.judge import JudgeScorer
 from demo_search.scoring.judge_backend import JudgeBackend, JudgeReply
 from demo_search.scoring.judge_prompt import JudgeRequest
+from demo_search.search.budget import Budget
 from tests.support.fake_dispatcher import ScoreTable
 from tests.support.toy_search import ToySearch, toy_problem
 
@@ -103,3 +105,39 @@ def test_an_unparsable_judgement_is_left_out_of_the_mean_never_counted_as_zero(j
     # With unparsable judgements as zeros, a would score 2.25 and lose to b; its one parsed 9 wins.
     assert search.chosen() == ["", "a"]
     assert outcome.stop_reason == "max_steps (1) reached"
+
+
+class MeteredJudge(JudgeBackend):
+    """Rates every answer 5 and reports 1,000 prompt tokens and 100 completion tokens per judgement."""
+
+    @property
+    def name(self) -> str:
+        return "metered judge"
+
+    def judge_many(self, requests: Sequence[JudgeRequest]) -> list[JudgeReply]:
+        return [JudgeReply(r.request_id, "[[5]]", prompt_tokens=1000, completion_tokens=100) for r in requests]
+
+
+def test_a_usd_budget_stops_at_the_unit_that_reaches_it_counting_earlier_runs(tmp_path: Path) -> None:
+    price = JudgePrice(input_per_mtok=1.0, output_per_mtok=10.0)  # 0.001 + 0.001 USD per judgement
+    with Store.open(f"sqlite:///{tmp_path / 'metered.db'}") as store:
+        search = ToySearch.create(store, "metered", toy_problem("abcd", prompts=PROMPTS),
+                                  scorer_factory=lambda: JudgeScorer(MeteredJudge()))
+
+        def run(max_usd: float):
+            budget = Budget(max_usd=max_usd, judge_price=price)
+            return search.driver(search.dispatcher(ScoreTable({}), answer=answer), max_steps=2, budget=budget).run()
+
+        # Base set 4 judgements (0.008 USD), then one unit of 4 per candidate: the second unit of step 1 brings
+        # the spending to 0.024 >= 0.02.
+        outcome = run(0.02)
+        (summary,) = store.list_searches()
+        assert outcome.stop_reason == "budget exhausted"
+        assert (summary.evaluations, summary.judge_prompt_tokens, summary.judge_completion_tokens) == (12, 12_000, 1_200)
+        assert price.usd(summary.judge_prompt_tokens, summary.judge_completion_tokens) == pytest.approx(0.024)
+
+        # A resume with more budget counts what the first run spent: two more units reach 0.04.
+        outcome = run(0.04)
+        (summary,) = store.list_searches()
+        assert outcome.stop_reason == "budget exhausted"
+        assert summary.evaluations == 20

@@ -19,8 +19,8 @@ from demo_search.scoring.loglik import LoglikScorer
 from demo_search.search.candidates import CandidateSet
 from demo_search.templates import longest_request
 from demo_search.types import HeldOutPrompt
-from tests.support.judges import RecordingJudge
 from tests.support.fake_dispatcher import DispatcherKilled, FakeDispatcher, ScoreTable
+from tests.support.judges import RecordingJudge
 from tests.support.toy_search import ToySearch, toy_problem
 from workers.decoding import DecodingParams
 from workers.units import UnitResult, WorkUnit

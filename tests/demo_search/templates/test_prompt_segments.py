@@ -24,8 +24,6 @@ from tests.demo_search.templates.chatml import CHATML
 from tests.paper_data import PAPER_DATA
 from workers.tiny import build_byte_tokenizer
 
-
-
 RULES = "# Instruction\n\nAnswer like the examples. "
 POOL = tuple(Demonstration.single(f"query {i} é", f"answer {i}\n```python\nx = {i}\n```\n") for i in range(6))
 FIXED = tuple(Demonstration.single(f"fixed {i}", f"fixed answer {i} ") for i in range(3))

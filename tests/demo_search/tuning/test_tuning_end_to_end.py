@@ -21,13 +21,13 @@ from optuna.trial import TrialState
 from typer.testing import CliRunner, Result
 
 from db import Store
+from demo_search.assembly import build_template, decoding_params, engine_spec
 from demo_search.cli import app
 from demo_search.config import load_config
-from demo_search.export import ExportDocument, build_export
+from demo_search.exports import ExportDocument, build_export
 from demo_search.inputs import load_tokenizer
-from demo_search.scoring.match import MatchScorer
-from demo_search.assembly import build_template, decoding_params, engine_spec
 from demo_search.pipeline import run as run_search
+from demo_search.scoring.match import MatchScorer
 from demo_search.synthetic import make_heldout
 from demo_search.tuning.prompt import TuningPrompt, best_set_prompt
 from demo_search.tuning.results import tuned_best_set

@@ -12,7 +12,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from demo_search.export.model import ExportError
+from demo_search.exports.model import ExportError
 
 
 def write_atomically(path: Path, text: str) -> None:

@@ -1,5 +1,5 @@
 """The export document as one typed model: what ``demo-search export`` writes, what ``tune --from-export`` reads,
-and where the shipped JSON Schema (``schema.json``, see :mod:`demo_search.export.schema`) is generated from.
+and where the shipped JSON Schema (``schema.json``, see :mod:`demo_search.exports.schema`) is generated from.
 
 Every object forbids unknown keys and every value is checked strictly (a number is not a string, ``true`` is not
 ``1``), as the JSON Schema says. Fields with a default are optional in a document that is read; the exporter

@@ -1,10 +1,10 @@
-"""The JSON Schema of the export document, generated from :class:`~demo_search.export.model.ExportDocument`.
+"""The JSON Schema of the export document, generated from :class:`~demo_search.exports.model.ExportDocument`.
 
-The shipped ``demo_search/export/schema.json`` is this module's output, kept in the repository so that users can
+The shipped ``demo_search/exports/schema.json`` is this module's output, kept in the repository so that users can
 validate exports without demo-search; a test checks that it is current. After changing the model, regenerate it:
 
-    python -m demo_search.export.schema           # rewrite demo_search/export/schema.json
-    python -m demo_search.export.schema --check   # exit 1 if the shipped file is not what the model generates
+    python -m demo_search.exports.schema           # rewrite demo_search/exports/schema.json
+    python -m demo_search.exports.schema --check   # exit 1 if the shipped file is not what the model generates
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from demo_search.export.model import FORMAT_VERSION, ExportDocument
+from demo_search.exports.model import FORMAT_VERSION, ExportDocument
 
 SCHEMA_FILE = Path(__file__).with_name("schema.json")
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -41,7 +41,7 @@ def main(argv: Sequence[str] = (), *, schema_file: Path = SCHEMA_FILE) -> int:
     if "--check" in argv:
         if current == text:
             return 0
-        print(f"{schema_file} is not what the export model generates; run: python -m demo_search.export.schema",
+        print(f"{schema_file} is not what the export model generates; run: python -m demo_search.exports.schema",
               file=sys.stderr)
         return 1
     if current != text:

@@ -17,7 +17,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from db import Store
-from demo_search.export import ExportDocument, ExportError
+from demo_search.exports import ExportDocument, ExportError
 from demo_search.templates import load_urial, parse_urial
 from demo_search.types import Demonstration
 from demo_search.version import __version__
@@ -26,7 +26,7 @@ from tests.support.harness import SearchData
 
 pytestmark = pytest.mark.slow
 
-SCHEMA_FILE = harness.REPO / "demo_search" / "export" / "schema.json"
+SCHEMA_FILE = harness.REPO / "demo_search" / "exports" / "schema.json"
 STEPS = 2
 POSITIONS = ("before_fixed", "after_fixed")
 
@@ -182,7 +182,7 @@ def test_exports_that_cannot_be_made_say_why(searches: dict[str, Finished], tmp_
     assert "no search named 'export-before-fixd'" in result.output and "did you mean 'export-before_fixed'" in result.output
     result = harness.invoke("export", "export-before_fixed", "--format", "yaml", "-o", str(output), "--db", db_url)
     assert result.exit_code == 2, result.output
-    assert "--format must be json or urial, got 'yaml'" in result.output
+    assert "--format must be json, urial or messages, got 'yaml'" in result.output
     assert not output.exists()
 
 

@@ -13,11 +13,11 @@ from typing import Any
 
 from db import Step, Store
 from demo_search.best_set import BestSet, best_set
-from demo_search.export.model import (
+from demo_search.exports.model import (
     FORMAT,
+    FORMAT_VERSION,
     ChatMessage,
     ChatPromptSection,
-    FORMAT_VERSION,
     DecodingSection,
     DecodingSettings,
     ExportDemonstration,

@@ -18,9 +18,9 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from db import Store, TuningResult
-from demo_search.export import ExportDocument, ExportError, build_export
-from demo_search.export.model import ChatPromptSection
-from demo_search.export.schema import SCHEMA_FILE, main, render_schema
+from demo_search.exports import ExportDocument, ExportError, build_export
+from demo_search.exports.model import ChatPromptSection
+from demo_search.exports.schema import SCHEMA_FILE, main, render_schema
 from demo_search.tuning.prompt import prompt_key
 from demo_search.tuning.results import tuned_best_set
 from demo_search.tuning.study import study_name
@@ -40,13 +40,13 @@ def shipped_validator() -> Draft202012Validator:
 
 def test_the_shipped_schema_is_what_the_model_generates() -> None:
     assert SCHEMA_FILE.read_text(encoding="utf-8") == render_schema(), (
-        "demo_search/export/schema.json is stale: run python -m demo_search.export.schema"
+        "demo_search/exports/schema.json is stale: run python -m demo_search.exports.schema"
     )
-    assert SCHEMA_FILE == REPO / "demo_search" / "export" / "schema.json"
+    assert SCHEMA_FILE == REPO / "demo_search" / "exports" / "schema.json"
 
 
 def test_the_module_checks_and_regenerates_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    check = subprocess.run([sys.executable, "-m", "demo_search.export.schema", "--check"], cwd=REPO, capture_output=True)
+    check = subprocess.run([sys.executable, "-m", "demo_search.exports.schema", "--check"], cwd=REPO, capture_output=True)
     assert check.returncode == 0, check.stderr
 
     stale = tmp_path / "schema.json"

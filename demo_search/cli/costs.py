@@ -1,0 +1,47 @@
+"""The projected cost of a search as a table (``validate`` and ``run --dry-run``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.table import Table
+
+from demo_search.assembly import build_strategy
+from demo_search.config import SearchConfig
+from demo_search.search.problem import SearchProblem
+from demo_search.search.projection import JudgeSettings, Projection, StepCost, project_search
+
+
+def projected_cost(config: SearchConfig, problem: SearchProblem, skipped_items: Sequence[str]) -> Projection:
+    """The projection of ``config``'s search (see :mod:`demo_search.search.projection`)."""
+    judge = config.scorer.judge
+    return project_search(
+        problem, build_strategy(config.strategy, config.seed), max_steps=config.strategy.max_steps,
+        with_targets=not config.scorer.generates, max_new_tokens=config.decoding.max_tokens,
+        skipped_items=skipped_items,
+        judge=JudgeSettings(judge.max_tokens, judge.price) if config.scorer.kind == "judge" else None,
+    )
+
+
+def projection_table(projection: Projection, *, judged: bool, generates: bool) -> Table:
+    """One row per step and a total; columns for generated tokens and the judge only when the search has them."""
+    priced = projection.total.usd is not None
+    table = Table(title="projected cost (token estimates; generated and judge figures are upper bounds)", show_edge=False)
+    columns = ["step", "candidates", "evaluations", "prompt tokens (trie)", "prompt tokens (naive)"]
+    columns += ["generated tokens ≤"] if generates else []
+    columns += ["judge calls", "judge tokens in ≤", "judge tokens out ≤"] if judged else []
+    columns += ["cost ≤ (USD)"] if priced else []
+    for column in columns:
+        table.add_column(column, justify="right", overflow="fold")
+
+    def row(label: str, cost: StepCost) -> list[str]:
+        cells = [label, f"{cost.candidates:,}", f"{cost.evaluations:,}", f"{cost.trie_tokens:,}", f"{cost.naive_tokens:,}"]
+        cells += [f"{cost.generated_tokens:,}"] if generates else []
+        cells += [f"{cost.judge_calls:,}", f"{cost.judge_input_tokens:,}", f"{cost.judge_output_tokens:,}"] if judged else []
+        cells += [f"{cost.usd:,.2f}"] if priced else []
+        return cells
+
+    for cost in projection.steps:
+        table.add_row(*row("base" if cost.step == 0 else str(cost.step), cost))
+    table.add_row(*row("total", projection.total), style="bold")
+    return table
