@@ -6,20 +6,27 @@ reads only what a driver would have computed (each contender the first prompts o
 needs), so the evaluations it would have paid are the prompts each eliminated candidate saw plus every prompt for
 the candidates that stayed.
 
-Score model, per seed: candidate ``c`` has true mean ``mu_c`` (drawn from the pool shape); prompt ``p`` has a
-difficulty ``b_p ~ U[-0.125, 0.125]`` shared by every candidate; the score is ``mu_c + b_p + e_cp`` with ``e_cp ~
-U[-0.125, 0.125]`` independent. Every ``mu_c`` lies in ``[0.25, 0.75]``, so every score lies in the range
-``[0, 1]`` the race is told (an exact-match-like range), and the prompts' mean effect is zero, so ``mu_c`` is the
-candidate's expected score on a new prompt. Pool shapes:
+Score models, per seed: candidate ``c`` has true mean ``mu_c`` in ``[0.25, 0.75]`` (drawn from the pool shape);
+prompt ``p`` has a difficulty ``b_p`` shared by every candidate (mean zero, so ``mu_c`` is the candidate's
+expected score on a new prompt), and every score lies in the range ``[0, 1]`` the race is told.
+
+* graded (a judge-like score): ``mu_c + b_p + e_cp`` with ``b_p, e_cp ~ U[-0.125, 0.125]`` independent;
+* exact match (0/1, the hardest case for a bounded test: all mass at the ends): ``1`` with probability
+  ``mu_c + b_p``, ``b_p ~ U[-0.25, 0.25]``.
+
+Pool shapes (graded unless named ``em_``):
 
 * ``spread``: ``mu_c ~ U[0.25, 0.75]``;
 * ``few_good``: 95% of the pool ``U[0.25, 0.45]``, 5% ``U[0.55, 0.75]`` (a pool that is mostly unhelpful);
-* ``close``: ``mu_c ~ U[0.65, 0.75]`` (every candidate within 0.1 of the best).
+* ``close``: ``mu_c ~ U[0.65, 0.75]`` (every candidate within 0.1 of the best);
+* ``em_spread``: ``spread`` with exact-match scores;
+* ``em_ties``: exact match, 10% of the pool exactly as good as the best (``mu = 0.75``), the rest ``U[0.25,
+  0.75]``: every one of the tied sets that racing drops is a wrong elimination.
 
 Reported per shape over the seeds: how often racing chose a candidate whose true mean is more than ``epsilon``
-below the best (and how often the exhaustive step did, on the same scores), how often the truly best candidate
-was eliminated (the event the race's ``delta`` bounds), how often racing and exhaustive chose differently, and the
-evaluations racing paid against ``candidates x prompts``.
+below the best (and how often the exhaustive step did, on the same scores), how often racing eliminated a candidate
+whose true mean equals the best (the event the race's ``delta`` bounds), how often racing and exhaustive chose
+differently, and the evaluations racing paid against ``candidates x prompts``.
 """
 
 from __future__ import annotations
@@ -36,13 +43,18 @@ from demo_search.search.racing import RaceSettings, prompt_order, race
 logger = logging.getLogger(__name__)
 
 EFFECT = 0.125
-"""Half-width of the prompt difficulty and of the per-pair noise."""
-SHAPES = ("spread", "few_good", "close")
+"""Half-width of the prompt difficulty and of the per-pair noise of graded scores."""
+EXACT_MATCH_DIFFICULTY = 0.25
+"""Half-width of the prompt difficulty of exact-match scores."""
+SHAPES = ("spread", "few_good", "close", "em_spread", "em_ties")
 
 
 def true_means(shape: str, candidates: int, rng: np.random.Generator) -> np.ndarray:
-    if shape == "spread":
+    if shape in ("spread", "em_spread"):
         return rng.uniform(0.25, 0.75, candidates)
+    if shape == "em_ties":
+        tied = rng.random(candidates) < 0.1
+        return np.where(tied, 0.75, rng.uniform(0.25, 0.75, candidates))
     if shape == "few_good":
         good = rng.random(candidates) < 0.05
         return np.where(good, rng.uniform(0.55, 0.75, candidates), rng.uniform(0.25, 0.45, candidates))
@@ -51,9 +63,19 @@ def true_means(shape: str, candidates: int, rng: np.random.Generator) -> np.ndar
     raise ValueError(f"unknown pool shape {shape!r}; choose from {', '.join(SHAPES)}")
 
 
+def draw_scores(shape: str, means: np.ndarray, prompts: int, rng: np.random.Generator) -> np.ndarray:
+    """Candidates x prompts scores in [0, 1] whose expectation over prompts is each candidate's mean."""
+    if shape.startswith("em_"):
+        chance = means[:, None] + rng.uniform(-EXACT_MATCH_DIFFICULTY, EXACT_MATCH_DIFFICULTY, prompts)[None, :]
+        return (rng.random((len(means), prompts)) < chance).astype(float)
+    difficulty = rng.uniform(-EFFECT, EFFECT, prompts)
+    return means[:, None] + difficulty[None, :] + rng.uniform(-EFFECT, EFFECT, (len(means), prompts))
+
+
 @dataclass(frozen=True)
 class Trial:
-    """One seed: whether each choice was epsilon-bad, whether the best was eliminated, the evaluations paid."""
+    """One seed: whether each choice was epsilon-bad, whether a set as good as the best was eliminated, and the
+    evaluations paid."""
 
     racing_bad: bool
     exhaustive_bad: bool
@@ -66,8 +88,7 @@ class Trial:
 def run_trial(shape: str, seed: int, *, candidates: int, prompts: int, settings: RaceSettings, epsilon: float) -> Trial:
     rng = np.random.default_rng(seed)
     means = true_means(shape, candidates, rng)
-    difficulty = rng.uniform(-EFFECT, EFFECT, prompts)
-    scores = means[:, None] + difficulty[None, :] + rng.uniform(-EFFECT, EFFECT, (candidates, prompts))
+    scores = draw_scores(shape, means, prompts, rng)
     keys = [f"c{i}" for i in range(candidates)]
     prompt_ids = [f"p{j}" for j in range(prompts)]
     stored = {key: dict(zip(prompt_ids, row.tolist(), strict=True)) for key, row in zip(keys, scores, strict=True)}
@@ -78,12 +99,12 @@ def run_trial(shape: str, seed: int, *, candidates: int, prompts: int, settings:
     full = scores.mean(axis=1)
     chosen = max(survivors, key=lambda i: (full[i], -i))
     exhaustive_choice = max(range(candidates), key=lambda i: (full[i], -i))
-    best = int(np.argmax(means))
+    best = means.max()
     evaluations = sum(e.prompts for e in state.eliminated) + len(survivors) * prompts
     return Trial(
-        racing_bad=bool(means[chosen] < means[best] - epsilon),
-        exhaustive_bad=bool(means[exhaustive_choice] < means[best] - epsilon),
-        best_eliminated=best not in survivors,
+        racing_bad=bool(means[chosen] < best - epsilon),
+        exhaustive_bad=bool(means[exhaustive_choice] < best - epsilon),
+        best_eliminated=bool(np.any(means[[index[e.key] for e in state.eliminated]] == best)),
         differs=chosen != exhaustive_choice,
         evaluations=evaluations,
         exhaustive=candidates * prompts,
@@ -130,7 +151,7 @@ def rows_of(results: list[dict]) -> list[tuple]:
     ]
 
 
-HEADERS = ["pool shape", "seeds", "P(racing chose eps-bad)", "P(exhaustive chose eps-bad)", "P(best eliminated)",
+HEADERS = ["pool shape", "seeds", "P(racing chose eps-bad)", "P(exhaustive chose eps-bad)", "P(a best set eliminated)",
            "P(racing != exhaustive)", "evaluations, mean (min-max)", "exhaustive", "saved (x fewer)", "wall s"]
 
 
@@ -139,9 +160,10 @@ def main(args) -> None:
     results = [run_shape(shape, args) for shape in args.shapes]
     body = "\n".join([
         f"Simulated scorers (module docstring of `benchmarks/b6_racing.py`): {args.candidates} candidates x "
-        f"{args.prompts} prompts per step, {args.seeds} seeds per pool shape, scores in [0, 1]; the driver's race "
+        f"{args.prompts} prompts per step, {args.seeds} seeds per pool shape, scores in [0, 1] (em_: exact match "
+        f"0/1); the driver's race "
         f"with delta {args.delta}, first_prompts {args.first_prompts}, round_prompts {args.round_prompts}, greedy "
-        f"(one survivor); epsilon {args.epsilon}. Target: P(racing chose eps-bad) and P(best eliminated) <= delta.",
+        f"(one survivor); epsilon {args.epsilon}. Target: P(racing chose eps-bad) and P(a best set eliminated) <= delta.",
         "",
         table(HEADERS, rows_of(results)),
     ])

@@ -168,8 +168,8 @@ class RacingConfig(Section):
     round_prompts: PositiveInt = Field(8, description="prompts added per round for the candidates still in contention")
 
 
-UNBOUNDED_SCORERS = ("loglik", "reward")
-"""The scorers without a bounded score range, which racing's test needs (a custom scorer says at run time)."""
+RACING_SCORERS = ("match", "judge")
+"""The scorers whose scores have a known bounded range, which racing's test needs."""
 RACING_STRATEGIES = ("greedy", "beam")
 
 
@@ -286,11 +286,10 @@ class SearchConfig(Section):
         if not self.strategy.racing.enabled:
             return self
         problems = []
-        if self.scorer.kind in UNBOUNDED_SCORERS:
+        if self.scorer.kind not in RACING_SCORERS:
             problems.append(
-                f"strategy.racing.enabled is true but scorer.kind is {self.scorer.kind!r}, whose scores are "
-                "unbounded; racing's guarantee needs a bounded score range (match, judge, or a custom scorer that "
-                "declares one)"
+                f"strategy.racing.enabled is true but scorer.kind is {self.scorer.kind!r}, whose scores have no "
+                f"known bounds; racing's guarantee needs a bounded score range ({', '.join(RACING_SCORERS)})"
             )
         if self.strategy.kind not in RACING_STRATEGIES:
             problems.append(

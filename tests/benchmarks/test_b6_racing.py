@@ -7,7 +7,16 @@ import argparse
 import numpy as np
 import pytest
 
-from benchmarks.b6_racing import HEADERS, SHAPES, add_arguments, rows_of, run_shape, run_trial, true_means
+from benchmarks.b6_racing import (
+    HEADERS,
+    SHAPES,
+    add_arguments,
+    draw_scores,
+    rows_of,
+    run_shape,
+    run_trial,
+    true_means,
+)
 from demo_search.search.racing import RaceSettings
 
 pytestmark = pytest.mark.timeout(120)
@@ -15,8 +24,12 @@ pytestmark = pytest.mark.timeout(120)
 
 @pytest.mark.parametrize("shape", SHAPES)
 def test_every_pool_shape_keeps_scores_inside_the_race_range(shape):
-    means = true_means(shape, 500, np.random.default_rng(0))
-    assert means.min() - 0.25 >= 0.0 and means.max() + 0.25 <= 1.0  # plus difficulty and noise, still in [0, 1]
+    rng = np.random.default_rng(0)
+    means = true_means(shape, 500, rng)
+    assert means.min() >= 0.25 and means.max() <= 0.75
+    scores = draw_scores(shape, means, 400, rng)
+    assert scores.min() >= 0.0 and scores.max() <= 1.0
+    assert np.abs(scores.mean(axis=1) - means).mean() < 0.05  # each candidate's scores average to its true mean
 
 
 def test_a_trial_pays_less_than_exhaustive_when_most_candidates_are_clearly_worse():

@@ -33,7 +33,7 @@ def test_turning_racing_on_changes_the_fingerprint_and_builds_the_race(workspace
 
 
 @pytest.mark.parametrize(("overrides", "message"), [
-    (["scorer.kind=loglik"], "unbounded"),
+    (["scorer.kind=loglik"], "no known bounds"),
     ([*MATCH, "strategy.kind=random"], "greedy and beam"),
     ([*MATCH, "strategy.racing.delta=1.0"], "delta"),
     ([*MATCH, "strategy.racing.round_prompts=0"], "round_prompts"),
