@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import sys
+
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from db import Store, upgrade
 from demo_search.cli.console import console
 from demo_search.cli.failures import reported_failures
-from demo_search.cli.options import DbOption
+from demo_search.cli.json_views import list_document, to_json
+from demo_search.cli.options import DbOption, JsonOption
 from demo_search.config import resolve_database_url
 
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
@@ -26,15 +30,18 @@ def db_upgrade(db: DbOption = None) -> None:
     """Create the database schema or migrate it to this version's."""
     with reported_failures():
         info = upgrade(resolve_database_url(db))
-    console.print(f"database {info.url} is at schema revision {info.revision}")
+    console.print(f"database {info.url} is at schema revision {info.revision}", markup=False)
 
 
-def list_searches(db: DbOption = None) -> None:
+def list_searches(db: DbOption = None, as_json: JsonOption = False) -> None:
     """List the searches in the database, with status and progress."""
     with reported_failures(), open_store(db) as store:
         summaries = store.list_searches()
+    if as_json:
+        sys.stdout.write(to_json(list_document(store.url, summaries)))
+        return
     if not summaries:
-        console.print(f"no searches in {store.url}")
+        console.print(f"no searches in {store.url}", markup=False)
         return
     table = Table(show_edge=False)
     for column in ("name", "status", "steps", "evaluations", "failed", "last score", "created", "updated"):
@@ -42,7 +49,8 @@ def list_searches(db: DbOption = None) -> None:
     for s in summaries:
         score = "-" if s.last_step_score is None else f"{s.last_step_score:.4f}"
         table.add_row(
-            s.search.name, s.search.status.value, str(s.steps_done), str(s.evaluations), str(s.failed_evaluations),
-            score, f"{s.search.created_at:%Y-%m-%d %H:%M}", f"{s.search.updated_at:%Y-%m-%d %H:%M}",
+            Text(s.search.name), s.search.status.value, str(s.steps_done), str(s.evaluations),
+            str(s.failed_evaluations), score, f"{s.search.created_at:%Y-%m-%d %H:%M}",
+            f"{s.search.updated_at:%Y-%m-%d %H:%M}",
         )
     console.print(table)

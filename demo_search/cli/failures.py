@@ -29,7 +29,7 @@ EXIT_INTERRUPTED = 130
 
 def print_error(error: DemoSearchError) -> None:
     """``error: SUMMARY`` and ``  - PROBLEM`` for each problem, on stderr."""
-    err_console.print(f"[bold red]error:[/] {error.summary}")
+    err_console.print(f"[bold red]error:[/] {escape(error.summary)}")
     for line in error.problems:
         err_console.print(f"  - {line}", markup=False)
 

@@ -31,3 +31,8 @@ AddressOption = Annotated[
 ExportOutputOption = Annotated[
     Path | None, typer.Option("--output", "-o", help="Also export the best set as JSON here.")
 ]
+JsonOption = Annotated[
+    bool,
+    typer.Option("--json", help="Print one JSON document instead of tables (schema: python -m "
+                                "demo_search.cli.json_views COMMAND)."),
+]

@@ -1,20 +1,23 @@
-"""``demo-search run CONFIG`` and ``demo-search resume NAME``, with a rich progress bar."""
+"""``demo-search run CONFIG`` and ``demo-search resume NAME``, with a rich progress bar (log lines off a terminal)."""
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from demo_search.cli.console import console, err_console
 from demo_search.cli.failures import engine_command
 from demo_search.cli.options import AddressOption, ConfigArg, DbOption, ExportOutputOption, SetOption, WorkersOption
-from demo_search.cli.report import show_status, write_export
+from demo_search.cli.report import ExportFormat, show_status, write_export
 from demo_search.config import load_config, resolve_database_url, shortcut_overrides
 from demo_search.search.cluster import RayOptions
 from demo_search.search.driver import SearchOutcome
+from demo_search.search.progress import LoggedProgress, ProgressSink
 
 ON_INTERRUPT = "everything finished so far is stored; `demo-search resume` continues"
 
@@ -64,11 +67,19 @@ class RichProgress:
         """The driver logs the step's summary line; nothing more to draw."""
 
 
+def step_progress() -> AbstractContextManager[ProgressSink]:
+    """A progress bar where stderr is a terminal; off one (a pipe, a Ray Job's log), a logged line every so often."""
+    if err_console.is_terminal:
+        return RichProgress()
+    return nullcontext(LoggedProgress())
+
+
 def _report(name: str, outcome: SearchOutcome) -> None:
     best = outcome.best
     console.print(
-        f"[bold green]search {name} finished[/]: {outcome.stop_reason}; best set of {len(best.candidate.demo_ids)} "
-        f"searched demonstration(s), score {best.score.mean:.4f} ± {best.score.stderr:.4f}"
+        f"[bold green]search {escape(name)} finished[/]: {escape(outcome.stop_reason)}; best set of "
+        f"{len(best.candidate.demo_ids)} searched demonstration(s), "
+        f"score {best.score.mean:.4f} ± {best.score.stderr:.4f}"
     )
     console.print(
         f"this run computed {outcome.pairs_computed} (set, prompt) pair(s), {outcome.computed_tokens:,} tokens "
@@ -100,7 +111,7 @@ def run(
             return
         from demo_search import pipeline
 
-        with RichProgress() as progress:
+        with step_progress() as progress:
             outcome = pipeline.run(config, progress=progress, ray_options=RayOptions(address=address))
         _report(config.name, outcome)
         _after_run(config.name, config.database.url, output)
@@ -118,7 +129,7 @@ def resume(
         from demo_search import pipeline
 
         url = resolve_database_url(db)
-        with RichProgress() as progress:
+        with step_progress() as progress:
             outcome = pipeline.resume(name, url, progress=progress, ray_options=RayOptions(address=address))
         _report(name, outcome)
         _after_run(name, url, output)
@@ -127,4 +138,4 @@ def resume(
 def _after_run(name: str, db_url: str, output: Path | None) -> None:
     show_status(name, db_url)
     if output is not None:
-        write_export(name, db_url, output, fmt="json")
+        write_export(name, db_url, output, ExportFormat.JSON)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from db import Candidate, Search, Step, TuningResult
 from demo_search.cli.console import console
@@ -15,7 +17,7 @@ PARAM_ORDER = ("temperature", "top_p", "top_k", "repetition_penalty", "max_token
 
 def print_trajectory(search: Search, rows: Sequence[tuple[Step, Sequence[Candidate]]]) -> None:
     """Per step: the chosen demonstration, its score ± SE and n, the runner-up and how many candidates were tried."""
-    console.print(f"[bold]{search.name}[/] — {search.status.value}; {len(rows)} step(s) recorded")
+    console.print(f"[bold]{escape(search.name)}[/] — {search.status.value}; {len(rows)} step(s) recorded")
     table = Table(show_edge=False, pad_edge=False)
     for column in ("step", "chosen", "score ± SE", "n", "runner-up", "score", "tried"):
         ids = column in ("chosen", "runner-up")
@@ -30,10 +32,10 @@ def print_trajectory(search: Search, rows: Sequence[tuple[Step, Sequence[Candida
         )
         table.add_row(
             str(step.step_index),
-            step.item_id or "base set",
+            Text(step.item_id or "base set"),
             f"{step.score:.4f}" + ("" if step.stderr is None else f" ± {step.stderr:.4f}"),
             str(chosen.n_scored if chosen else "-"),
-            step.runner_up_item_id or "-",
+            Text(step.runner_up_item_id or "-"),
             "-" if step.runner_up_score is None else f"{step.runner_up_score:.4f}",
             f"{len(candidates)}" + (f" ({notes})" if notes else ""),
         )
@@ -55,7 +57,8 @@ def format_params(params: Mapping[str, object], names: Sequence[str] = PARAM_ORD
 def print_tuning_results(results: Sequence[TuningResult]) -> None:
     """The tuning studies stored on a search (``demo-search status``); nothing when there are none."""
     for result in results:
-        console.print(f"[bold]decoding tuning[/] study {result.study_name}: {result.n_trials} completed trial(s)")
+        console.print(f"[bold]decoding tuning[/] study {escape(result.study_name)}: {result.n_trials} completed "
+                      "trial(s)")
         own = "-" if result.baseline_score is None else f"{result.baseline_score:.4f}"
         console.print(f"  tuned        score {result.score:.4f}  {format_params(result.params)}", markup=False)
         console.print(f"  search's own score {own}", markup=False)
