@@ -49,6 +49,11 @@ def test_status_and_export_show_the_evaluations_racing_saved(tmp_path: Path) -> 
     assert "4 (2 eliminated)" in shown.output
     assert "racing: 1 step(s) raced; 40 evaluations instead of 96 (56 saved, 2.4x fewer)" in shown.output
     assert "racing:" not in runner.invoke(app, ["status", plain, "--db", url], env={"COLUMNS": "250"}).output
+    as_json = runner.invoke(app, ["status", "raced", "--db", url, "--json"])
+    assert as_json.exit_code == 0, as_json.output
+    step1 = json.loads(as_json.stdout)["steps"][1]
+    assert step1["eliminated"] == 2 and [c["status"] for c in step1["candidates"]].count("eliminated") == 2
+    assert step1["racing"] == {"evaluations": 40, "exhaustive_evaluations": 96, "saved_evaluations": 56}
 
     for name in ("raced", plain):
         result = runner.invoke(app, ["export", name, "--db", url, "-o", str(tmp_path / f"{name}.json")])
