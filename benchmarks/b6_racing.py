@@ -24,9 +24,11 @@ Pool shapes (graded unless named ``em_``):
   0.75]``: every one of the tied sets that racing drops is a wrong elimination.
 
 Reported per shape over the seeds: how often racing chose a candidate whose true mean is more than ``epsilon``
-below the best (and how often the exhaustive step did, on the same scores), how often racing eliminated a candidate
-whose true mean equals the best (the event the race's ``delta`` bounds), how often racing and exhaustive chose
-differently, and the evaluations racing paid against ``candidates x prompts``.
+below the best (and how often the exhaustive step did, on the same scores: with 80 prompts, exact-match noise alone
+makes it choose such a set now and then, racing or not), how often racing and exhaustive chose differently, and
+what ``delta`` bounds: for each truly best set (true mean equal to the best), the probability that racing drops it
+(the share of the best sets dropped, averaged over seeds), and how often racing dropped every best set. Then the
+evaluations racing paid against ``candidates x prompts``.
 """
 
 from __future__ import annotations
@@ -74,12 +76,13 @@ def draw_scores(shape: str, means: np.ndarray, prompts: int, rng: np.random.Gene
 
 @dataclass(frozen=True)
 class Trial:
-    """One seed: whether each choice was epsilon-bad, whether a set as good as the best was eliminated, and the
-    evaluations paid."""
+    """One seed: whether each choice was epsilon-bad, the share of the best sets racing dropped (and whether it
+    dropped them all), whether the choices differ, and the evaluations paid."""
 
     racing_bad: bool
     exhaustive_bad: bool
-    best_eliminated: bool
+    best_dropped: float
+    every_best_dropped: bool
     differs: bool
     evaluations: int
     exhaustive: int
@@ -100,11 +103,14 @@ def run_trial(shape: str, seed: int, *, candidates: int, prompts: int, settings:
     chosen = max(survivors, key=lambda i: (full[i], -i))
     exhaustive_choice = max(range(candidates), key=lambda i: (full[i], -i))
     best = means.max()
+    dropped = np.zeros(candidates, dtype=bool)
+    dropped[[index[e.key] for e in state.eliminated]] = True
     evaluations = sum(e.prompts for e in state.eliminated) + len(survivors) * prompts
     return Trial(
         racing_bad=bool(means[chosen] < best - epsilon),
         exhaustive_bad=bool(means[exhaustive_choice] < best - epsilon),
-        best_eliminated=bool(np.any(means[[index[e.key] for e in state.eliminated]] == best)),
+        best_dropped=float(np.mean(dropped[means == best])),
+        every_best_dropped=bool(np.all(dropped[means == best])),
         differs=chosen != exhaustive_choice,
         evaluations=evaluations,
         exhaustive=candidates * prompts,
@@ -130,7 +136,8 @@ def run_shape(shape: str, args) -> dict:
         seeds=n,
         racing_bad=sum(t.racing_bad for t in trials) / n,
         exhaustive_bad=sum(t.exhaustive_bad for t in trials) / n,
-        best_eliminated=sum(t.best_eliminated for t in trials) / n,
+        best_dropped=sum(t.best_dropped for t in trials) / n,
+        every_best_dropped=sum(t.every_best_dropped for t in trials) / n,
         differs=sum(t.differs for t in trials) / n,
         evaluations=float(evaluations.mean()),
         evaluations_min=int(evaluations.min()),
@@ -144,15 +151,16 @@ def run_shape(shape: str, args) -> dict:
 
 def rows_of(results: list[dict]) -> list[tuple]:
     return [
-        (r["shape"], r["seeds"], f"{r['racing_bad']:.3f}", f"{r['exhaustive_bad']:.3f}", f"{r['best_eliminated']:.3f}",
-         f"{r['differs']:.3f}", f"{r['evaluations']:.0f} ({r['evaluations_min']}-{r['evaluations_max']})",
+        (r["shape"], r["seeds"], f"{r['racing_bad']:.3f}", f"{r['exhaustive_bad']:.3f}", f"{r['differs']:.3f}",
+         f"{r['best_dropped']:.4f}", f"{r['every_best_dropped']:.3f}", f"{r['evaluations']:.0f} ({r['evaluations_min']}-{r['evaluations_max']})",
          r["exhaustive"], f"{r['exhaustive'] / r['evaluations']:.2f}x", f"{r['wall_s']:.0f}")
         for r in results
     ]
 
 
-HEADERS = ["pool shape", "seeds", "P(racing chose eps-bad)", "P(exhaustive chose eps-bad)", "P(a best set eliminated)",
-           "P(racing != exhaustive)", "evaluations, mean (min-max)", "exhaustive", "saved (x fewer)", "wall s"]
+HEADERS = ["pool shape", "seeds", "P(racing chose eps-bad)", "P(exhaustive chose eps-bad)", "P(racing != exhaustive)",
+           "P(a best set dropped)", "P(every best set dropped)", "evaluations, mean (min-max)", "exhaustive",
+           "saved (x fewer)", "wall s"]
 
 
 def main(args) -> None:
@@ -163,7 +171,9 @@ def main(args) -> None:
         f"{args.prompts} prompts per step, {args.seeds} seeds per pool shape, scores in [0, 1] (em_: exact match "
         f"0/1); the driver's race "
         f"with delta {args.delta}, first_prompts {args.first_prompts}, round_prompts {args.round_prompts}, greedy "
-        f"(one survivor); epsilon {args.epsilon}. Target: P(racing chose eps-bad) and P(a best set eliminated) <= delta.",
+        f"(one survivor); epsilon {args.epsilon}. What delta bounds: P(a best set dropped) (per best set) and P(every best set "
+        "dropped) <= delta. The eps-bad rate of racing stands beside the exhaustive step's on the same scores (a "
+        "set the scores favour by chance misleads both).",
         "",
         table(HEADERS, rows_of(results)),
     ])

@@ -37,7 +37,7 @@ def test_a_trial_pays_less_than_exhaustive_when_most_candidates_are_clearly_wors
     trial = run_trial("few_good", 3, candidates=60, prompts=48, settings=settings, epsilon=0.05)
     assert trial.exhaustive == 60 * 48
     assert trial.evaluations < trial.exhaustive
-    assert not trial.best_eliminated and not trial.racing_bad
+    assert trial.best_dropped == 0.0 and not trial.every_best_dropped and not trial.racing_bad
 
 
 def test_a_shape_run_reports_rates_and_evaluations():
