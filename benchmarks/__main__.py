@@ -14,6 +14,7 @@ BENCHMARKS = {
     "b2": ("benchmarks.b2_wallclock", "wall clock: the project's evaluator vs a naive one, side by side"),
     "b3": ("benchmarks.b3_scaling", "throughput with 1 and 2 actors; the driver's own share of step time"),
     "b4": ("benchmarks.b4_memory", "peak RSS of an engine process for 32, 64 and 128 candidates"),
+    "b6": ("benchmarks.b6_racing", "racing with simulated scorers: error rate against delta, evaluations saved"),
 }
 
 

@@ -104,6 +104,7 @@ def step_from_row(row: Any) -> Step:
         runner_up_set_key=row.runner_up_set_key,
         runner_up_item_id=row.runner_up_item_id,
         runner_up_score=row.runner_up_score,
+        racing=row.racing,
         created_at=as_utc(row.created_at),
     )
 

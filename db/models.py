@@ -138,6 +138,7 @@ class StepRow(Base):
     runner_up_set_key: Mapped[str | None] = mapped_column(String(ID_LENGTH))
     runner_up_item_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
     runner_up_score: Mapped[float | None] = mapped_column(Float)
+    racing: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now())
 
 

@@ -35,6 +35,8 @@ class CandidateStatus(StrEnum):
     SCORED = "scored"
     SKIPPED = "skipped"
     FAILED = "failed"
+    ELIMINATED = "eliminated"
+    """Left the step's race (``strategy.racing``) before it was scored on every held-out prompt."""
 
 
 MAX_ID_LENGTH = 128
@@ -208,7 +210,10 @@ class Candidate:
 
 @dataclass(frozen=True)
 class Step:
-    """The outcome of one step: the chosen candidate set (a recorded candidate of that step) and the runner-up."""
+    """The outcome of one step: the chosen candidate set (a recorded candidate of that step) and the runner-up.
+
+    ``racing`` is the step's race summary (JSON, see ``demo_search.search.racing``) when it raced, else ``None``.
+    """
 
     step_index: int
     set_key: str
@@ -218,6 +223,7 @@ class Step:
     runner_up_set_key: str | None = None
     runner_up_item_id: str | None = None
     runner_up_score: float | None = None
+    racing: Mapping[str, Any] | None = None
     created_at: datetime | None = None
 
     def __post_init__(self) -> None:

@@ -175,6 +175,7 @@ class Results(StorePart):
                     runner_up_set_key=step.runner_up_set_key,
                     runner_up_item_id=step.runner_up_item_id,
                     runner_up_score=step.runner_up_score,
+                    racing=dict(step.racing) if step.racing is not None else None,
                 )
                 .on_conflict_do_nothing(index_elements=[c.search_id, c.step_index])
                 .returning(*STEPS.c)

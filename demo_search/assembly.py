@@ -14,6 +14,7 @@ from demo_search.model_limits import resolve_context_window
 from demo_search.scoring.base import Scorer
 from demo_search.scoring.loglik import LoglikScorer
 from demo_search.scoring.match import MatchScorer
+from demo_search.search.racing import RaceSettings
 from demo_search.search.problem import SearchProblem
 from demo_search.search.strategies import BeamSearch, OneShotRanking, RandomBaseline, Strategy
 from demo_search.templates import ChatTemplate, PromptTemplate, UrialTemplate
@@ -99,7 +100,25 @@ def build_strategy(strategy: StrategyConfig, seed: int) -> Strategy:
         return RandomBaseline(seed)
     if strategy.kind == "one_shot":
         return OneShotRanking()
-    return BeamSearch(strategy.beam_width if strategy.kind == "beam" else 1, min_delta=strategy.min_delta)
+    return BeamSearch(strategy.survivors, min_delta=strategy.min_delta)
+
+
+def race_settings(config: SearchConfig, scorer: Scorer) -> RaceSettings | None:
+    """The race of each step (``strategy.racing``), or ``None`` when racing is off. The config allows racing only
+    with scorers whose scores are bounded; ``scorer.score_range`` gives the bounds."""
+    racing = config.strategy.racing
+    if not racing.enabled:
+        return None
+    if scorer.score_range is None:
+        raise ValueError(f"racing needs a scorer with a bounded score range; {type(scorer).__name__} has none")
+    return RaceSettings(
+        delta=racing.delta,
+        first_prompts=racing.first_prompts,
+        round_prompts=racing.round_prompts,
+        score_range=scorer.score_range,
+        survivors=config.strategy.survivors,
+        seed=config.seed,
+    )
 
 
 def build_scorer(config: SearchConfig, function: ScorerFunction | None = None) -> Scorer:

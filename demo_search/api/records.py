@@ -40,8 +40,8 @@ class TrajectoryStep:
 
 @dataclass(frozen=True)
 class CandidateResult:
-    """One candidate set tried at one step: ``status`` is ``scored``, ``skipped`` or ``failed`` (``reason`` says
-    why); ``chosen`` marks the set the step kept."""
+    """One candidate set tried at one step: ``status`` is ``scored``, ``skipped``, ``failed`` or ``eliminated``
+    (by racing; ``reason`` says why); ``chosen`` marks the set the step kept."""
 
     step: int
     set_key: str

@@ -56,11 +56,11 @@ class CandidateView(_View):
     set_key: str
     demo_ids: list[str] = Field(description="the set's pool item ids in prompt order")
     added_item_id: str | None = Field(description="the pool item this set adds to the step's base set")
-    status: Literal["scored", "skipped", "failed"]
+    status: Literal["scored", "skipped", "failed", "eliminated"]
     score: float | None
     stderr: float | None
     n_scored: int = Field(ge=0, description="held-out prompts its score is the mean over")
-    reason: str | None = Field(description="why it was skipped or failed")
+    reason: str | None = Field(description="why it was skipped, failed or eliminated (by racing)")
 
 
 class ChosenSet(_View):
@@ -80,6 +80,14 @@ class RunnerUp(_View):
     score: float | None
 
 
+class RacingView(_View):
+    """How a step that raced its candidates compares with an exhaustive step."""
+
+    evaluations: int = Field(ge=0, description="(set, prompt) evaluations the step's candidates have stored")
+    exhaustive_evaluations: int = Field(ge=0, description="what scoring every set on every prompt takes")
+    saved_evaluations: int = Field(ge=0)
+
+
 class StepView(_View):
     """One step of the trajectory: the chosen set with its score ± standard error, the runner-up, what was tried."""
 
@@ -93,6 +101,8 @@ class StepView(_View):
     failed: int = Field(ge=0)
     recorded_at: datetime | None
     candidates: list[CandidateView]
+    eliminated: int = Field(0, ge=0, description="candidate sets racing eliminated (strategy.racing)")
+    racing: RacingView | None = Field(None, description="for a step that raced: its evaluations against exhaustive")
 
 
 class TuningView(_View):
@@ -164,6 +174,8 @@ def step_view(step: Step, candidates: Sequence[Candidate]) -> StepView:
         skipped=sum(1 for c in candidates if c.status.value == "skipped"),
         failed=sum(1 for c in candidates if c.status.value == "failed"),
         recorded_at=step.created_at, candidates=[candidate_view(c) for c in candidates],
+        eliminated=sum(1 for c in candidates if c.status.value == "eliminated"),
+        racing=RacingView(**{key: step.racing[key] for key in RacingView.model_fields}) if step.racing else None,
     )
 
 

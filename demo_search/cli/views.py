@@ -43,7 +43,10 @@ def print_trajectory(
         chosen = next((c for c in candidates if c.set_key == step.set_key), None)
         skipped = sum(1 for c in candidates if c.status.value == "skipped")
         failed = sum(1 for c in candidates if c.status.value == "failed")
-        notes = ", ".join(f"{n} {what}" for n, what in ((skipped, "skipped"), (failed, "failed")) if n)
+        eliminated = sum(1 for c in candidates if c.status.value == "eliminated")
+        notes = ", ".join(
+            f"{n} {what}" for n, what in ((skipped, "skipped"), (failed, "failed"), (eliminated, "eliminated")) if n
+        )
         table.add_row(
             str(step.step_index),
             Text(step.item_id or "base set"),
@@ -55,6 +58,13 @@ def print_trajectory(
             f"{len(candidates)}" + (f" ({notes})" if notes else ""),
         )
     console.print(table)
+    raced = [step.racing for step, _ in rows if step.racing]
+    if raced:
+        paid, exhaustive = (sum(r[key] for r in raced) for key in ("evaluations", "exhaustive_evaluations"))
+        console.print(
+            f"racing: {len(raced)} step(s) raced; {paid} evaluations instead of {exhaustive} "
+            f"({exhaustive - paid} saved, {exhaustive / max(paid, 1):.1f}x fewer)", markup=False,
+        )
 
 
 def _test_cells(score: Aggregate | None) -> tuple[str, str]:

@@ -28,9 +28,11 @@ keeps its own study; it never changes the search's results); ``strategy.max_step
 finished search can be continued with more steps or budget); ``data.test_every_step`` (when the test split is
 scored changes no selection); ``strategy.on_failed_candidate`` (so a step that
 failed can be resumed with ``skip``; each recorded step names the candidates it skipped, and replay reads them); ``model.batch_size`` and ``model.tensor_parallel_size`` (how work is
-spread); the sections of the scorers that ``scorer.kind`` does not select; and the judge's transport settings
+spread); the sections of the scorers that ``scorer.kind`` does not select; the judge's transport settings
 ``scorer.judge.base_url``, ``api_key_env``, ``timeout_s``, ``max_retries`` and ``concurrency``, and its
-``price`` (what a judgement costs changes no judgement).
+``price`` (what a judgement costs changes no judgement); and ``strategy.racing`` while ``strategy.racing.enabled``
+is false (racing off is exactly the search without racing, with the fingerprint it had before the setting existed;
+turned on, all its settings count).
 
 The overall ``digest`` is the SHA-256 of the canonical JSON of the parts, so it is independent of key order and
 equal for equal configurations. ``diff_fingerprints`` names the parts that differ; a setting added to the schema
@@ -81,6 +83,7 @@ ABSENT_WHEN_UNSET = frozenset({"data.test"})
 configuration without them is what it was); set, their leaves are parts like any other."""
 MODELS = frozenset({"model.path", "scorer.judge.model", "scorer.reward.model"})
 SCORER_SECTIONS = frozenset({"match", "judge", "reward", "custom"})
+RACING = "strategy.racing"
 
 FULL_HASH_LIMIT = 64 * 1024 * 1024
 SAMPLE_BYTES = 4 * 1024 * 1024
@@ -177,8 +180,10 @@ def _default_hash(info: FieldInfo) -> str | None:
     return _sha256_text(canonical_json(TypeAdapter(info.annotation).dump_python(default, mode="json")))
 
 
-def _included(path: str, scorer_kind: str) -> bool:
+def _included(path: str, scorer_kind: str, racing: bool) -> bool:
     if any(path == excluded or path.startswith(f"{excluded}.") for excluded in EXCLUDED):
+        return False
+    if path.startswith(f"{RACING}.") and not racing:
         return False
     section = path.split(".")
     return not (section[0] == "scorer" and len(section) > 1 and section[1] in SCORER_SECTIONS
@@ -193,7 +198,9 @@ def compute_fingerprint(config: SearchConfig) -> Fingerprint:
     parts = {"fingerprint_version": _sha256_text(canonical_json(FINGERPRINT_VERSION))}
     defaults = {}
     for path, value, info in _leaves(config, config.model_dump(mode="json"), ""):
-        if not _included(path, config.scorer.kind) or (path in ABSENT_WHEN_UNSET and value is None):
+        if not _included(path, config.scorer.kind, config.strategy.racing.enabled) or (
+            path in ABSENT_WHEN_UNSET and value is None
+        ):
             continue
         if path in DATA_FILES:
             parts[f"{path} (contents)"] = (data_path_digest(Path(value), path) if value is not None

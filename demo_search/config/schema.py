@@ -164,6 +164,23 @@ class BudgetConfig(Section):
     )
 
 
+class RacingConfig(Section):
+    """Racing (successive elimination) inside a step: candidates confidently worse than the best leave early
+    (``demo_search.search.racing``); off by default, which evaluates every candidate on every prompt."""
+
+    enabled: bool = False
+    delta: Annotated[StrictFloat, Field(gt=0, lt=1, allow_inf_nan=False)] = Field(
+        0.05, description="the probability, per step, that racing drops one of the step's truly best sets"
+    )
+    first_prompts: PositiveInt = Field(8, description="held-out prompts every candidate gets first")
+    round_prompts: PositiveInt = Field(8, description="prompts added per round for the candidates still in contention")
+
+
+RACING_SCORERS = ("match", "judge")
+"""The scorers whose scores have a known bounded range, which racing's test needs."""
+RACING_STRATEGIES = ("greedy", "beam")
+
+
 class StrategyConfig(Section):
     """Which demonstration sets each step tries and when the search stops."""
 
@@ -172,11 +189,17 @@ class StrategyConfig(Section):
     max_steps: PositiveInt = 3
     min_delta: Annotated[StrictFloat, Field(allow_inf_nan=False)] = 0.0
     budget: BudgetConfig = section()
+    racing: RacingConfig = section()
     on_failed_candidate: Literal["fail", "skip"] = Field(
         "fail",
         description="a step in which a candidate failed on every attempt: fail (choose nothing; resume retries it) "
         "or skip (choose among the others, naming the skipped ones in the trajectory)",
     )
+
+    @property
+    def survivors(self) -> int:
+        """How many sets survive a greedy or beam step: the beam width for kind beam, else 1."""
+        return self.beam_width if self.kind == "beam" else 1
 
     @model_validator(mode="after")
     def _width_needs_beam(self) -> StrategyConfig:
@@ -264,6 +287,24 @@ class SearchConfig(Section):
                 "does not depend on decoding; use a generating scorer (match, judge, reward, custom) or "
                 "tuning.enabled: false"
             ])
+        return self
+
+    @model_validator(mode="after")
+    def _racing_fits_search(self) -> SearchConfig:
+        if not self.strategy.racing.enabled:
+            return self
+        problems = []
+        if self.scorer.kind not in RACING_SCORERS:
+            problems.append(
+                f"strategy.racing.enabled is true but scorer.kind is {self.scorer.kind!r}, whose scores have no "
+                f"known bounds; racing's guarantee needs a bounded score range ({', '.join(RACING_SCORERS)})"
+            )
+        if self.strategy.kind not in RACING_STRATEGIES:
+            problems.append(
+                f"strategy.racing.enabled is true but strategy.kind is {self.strategy.kind!r}; racing ranks the "
+                f"candidates of {' and '.join(RACING_STRATEGIES)} steps only (set strategy.racing.enabled: false)"
+            )
+        cross_field(problems)
         return self
 
     @model_validator(mode="after")

@@ -120,8 +120,8 @@ class SearchPage:
 
     @property
     def problems(self) -> tuple[CandidateRow, ...]:
-        """The candidates that were skipped or failed, or have failed evaluations."""
-        return tuple(c for c in self.candidates if c.status != "scored" or c.failed_evaluations)
+        """The candidates that were skipped or failed, or have failed evaluations (not those racing eliminated)."""
+        return tuple(c for c in self.candidates if c.status not in ("scored", "eliminated") or c.failed_evaluations)
 
 
 @dataclass(frozen=True)

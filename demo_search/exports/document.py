@@ -7,6 +7,7 @@ caller's to give (``demo_search.tuning.results`` reads it from the store): expor
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,6 +26,7 @@ from demo_search.exports.model import (
     ModelSection,
     PromptSection,
     Provenance,
+    RacingRow,
     SearchSection,
     Spent,
     TemplateSection,
@@ -157,6 +159,17 @@ def _trajectory_row(store: Store, name: str, step: Step, test: Aggregate | None)
         **({} if test is None else {"test": TestScore(
             score=test.mean if test.valid else None, stderr=test.stderr if test.valid else None, n=test.n
         )}),
+        **({"racing": _racing_row(step.racing)} if step.racing else {}),
+    )
+
+
+def _racing_row(racing: Mapping[str, Any]) -> RacingRow:
+    """The race summary a step recorded (``demo_search.search.racing``) as the export shows it."""
+    return RacingRow(
+        eliminated=len(racing["eliminated"]),
+        evaluations=racing["evaluations"],
+        exhaustive_evaluations=racing["exhaustive_evaluations"],
+        saved_evaluations=racing["saved_evaluations"],
     )
 
 

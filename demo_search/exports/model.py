@@ -160,11 +160,20 @@ class TestScore(_Part):
     n: NonNegativeInt = 0
 
 
-class TrajectoryRow(_AbsentWhenNone):
-    """One step as demo-search status shows it (step 0 is the base set, with no chosen demonstration); ``test``
-    only when the search has a test split and the step's set was scored on it."""
+class RacingRow(_Part):
+    """How a step that raced its candidates (``strategy.racing``) compares with an exhaustive step."""
 
-    _ABSENT_WHEN_NONE = ("test",)
+    eliminated: NonNegativeInt = Field(description="Candidate sets that left the race early.")
+    evaluations: NonNegativeInt = Field(description="(Set, prompt) evaluations the step's candidates have stored.")
+    exhaustive_evaluations: NonNegativeInt = Field(description="What scoring every set on every prompt takes.")
+    saved_evaluations: NonNegativeInt = Field(description="exhaustive_evaluations - evaluations.")
+
+
+class TrajectoryRow(_AbsentWhenNone):
+    """One step as demo-search status shows it (step 0 is the base set, with no chosen demonstration); ``test`` only
+    when the search has a test split and the step's set was scored on it, ``racing`` only for a step that raced."""
+
+    _ABSENT_WHEN_NONE = ("test", "racing")
 
     step: NonNegativeInt
     chosen: str | None
@@ -176,6 +185,7 @@ class TrajectoryRow(_AbsentWhenNone):
     candidates: NonNegativeInt = 0
     skipped: NonNegativeInt = 0
     test: TestScore | SkipJsonSchema[None] = None
+    racing: RacingRow | SkipJsonSchema[None] = None
 
 
 class PromptSection(_AbsentWhenNone):
@@ -291,6 +301,7 @@ __all__ = [
     "Provenance",
     "SearchSection",
     "TemplateSection",
+    "RacingRow",
     "TestScore",
     "TrajectoryRow",
     "TunedDecoding",

@@ -35,9 +35,12 @@ class Scorer(ABC):
       an ``Evaluation`` with ``score=None`` and an error, never an exception (exceptions are reserved for a
       scorer that cannot work at all, e.g. an unreachable judge after its retries).
     * Higher is better.
+    * ``score_range`` is ``(low, high)`` when every score lies in it (racing needs it for its bounds), else
+      ``None`` (log-likelihoods and reward-model scores are unbounded).
     """
 
     engine_call: Literal["score", "generate"]
+    score_range: tuple[float, float] | None = None
 
     @property
     def needs_references(self) -> bool:

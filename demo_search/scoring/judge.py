@@ -38,6 +38,7 @@ class JudgeScorer(Scorer):
     """
 
     engine_call = "generate"
+    score_range = (1.0, 10.0)
 
     def __init__(
         self, backend: JudgeBackend, *, use_reference: bool = True, accept_single_brackets: bool = True

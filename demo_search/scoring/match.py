@@ -29,6 +29,7 @@ class MatchScorer(Scorer):
     """
 
     engine_call = "generate"
+    score_range = (0.0, 1.0)
 
     def __init__(self, mode: str = "exact", pattern: str | None = None) -> None:
         if mode not in MODES:

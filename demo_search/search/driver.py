@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import Callable, Mapping
 
 from db import Candidate, CandidateStatus, Step, Store
+from db import Evaluation as StoredEvaluation
 from demo_search.errors import DemoSearchError
 from demo_search.faults import failpoint
 from demo_search.scoring.base import Scorer
@@ -24,6 +23,8 @@ from demo_search.search.candidates import BASE_PROPOSAL, Aggregate, Proposal, Sc
 from demo_search.search.follow_ups import plan_follow_ups
 from demo_search.search.problem import SearchProblem
 from demo_search.search.progress import NullProgress, ProgressSink
+from demo_search.search.racing import RaceSettings, RaceState, conversation_roots, item_scores, prompt_order, race
+from demo_search.search.run_types import SearchOutcome, StepEvaluation, UnitDispatcher
 from demo_search.search.step_failures import (
     POLICIES,
     FailedCandidate,
@@ -31,11 +32,13 @@ from demo_search.search.step_failures import (
     UnitFailure,
     step_failed_error,
 )
+from demo_search.search.step_records import candidate_record, step_line
 from demo_search.search.step_units import candidate_units, evaluation_rows
 from demo_search.search.strategies import Strategy
 from demo_search.search.test_split import NO_TEST_SPLIT, NoTestSplit, TestSplit
 from demo_search.types import HeldOutPrompt
 from workers.decoding import DecodingParams
+from workers.tree import PrefixTree
 from workers.units import UnitResult, WorkUnit
 
 logger = logging.getLogger(__name__)
@@ -47,41 +50,16 @@ class SearchError(DemoSearchError):
     """A search cannot go on: its base set could not be scored, or its stored trajectory does not replay."""
 
 
-@dataclass(frozen=True)
-class SearchOutcome:
-    """How a driver run ended, and what it computed (``pairs_computed`` counts (set, prompt) pairs this run sent)."""
-
-    stop_reason: str
-    best: ScoredSet
-    steps_recorded: int
-    pairs_computed: int
-    units_failed: int
-    computed_tokens: int
-    cached_tokens: int
-
-
-@dataclass(frozen=True)
-class StepEvaluation:
-    """A step's candidate sets ranked (sets without a score last), and those whose unit failed for good."""
-
-    ranked: list[ScoredSet]
-    failed: list[FailedCandidate]
-
-
-class UnitDispatcher(Protocol):
-    """What the driver needs of ``workers.dispatch.Dispatcher``: ``run(units)`` yielding one result per unit."""
-
-    def run(self, units: Sequence[WorkUnit]) -> Iterator[UnitResult]: ...
-
-
 class SearchDriver:
     """Runs (or continues) the search ``name`` stored in ``store`` to its end.
 
     Generated answers use ``decoding`` with the template's stop strings added; ``strategy`` decides each step's
     candidate sets, its survivors and whether the search stops early (``min_delta``). ``on_failed_candidate``
     says what a step whose candidate failed for good does (``fail``: raise ``StepFailedError`` and record no
-    choice; ``skip``: choose among the others, naming the skipped ones in their stored reasons). ``test_split``
-    scores the chosen sets on the test prompts (``demo_search.search.test_split``)."""
+    choice; ``skip``: choose among the others, naming the skipped ones in their stored reasons). With ``racing``,
+    each step after the base step races its candidates (``demo_search.search.racing``): rounds of prompts go only
+    to the sets still in contention, and the step chooses among those that stay, each scored on every prompt.
+    ``test_split`` scores the chosen sets on the test prompts (``demo_search.search.test_split``)."""
 
     def __init__(
         self,
@@ -98,6 +76,7 @@ class SearchDriver:
         progress: ProgressSink | None = None,
         on_failed_candidate: FailedCandidatePolicy = "fail",
         test_split: TestSplit | NoTestSplit = NO_TEST_SPLIT,
+        racing: RaceSettings | None = None,
     ) -> None:
         if on_failed_candidate not in POLICIES:
             raise ValueError(f"on_failed_candidate must be one of {POLICIES}, got {on_failed_candidate!r}")
@@ -113,6 +92,7 @@ class SearchDriver:
         self.progress = progress or NullProgress()
         self.on_failed_candidate = on_failed_candidate
         self.test_split = test_split
+        self.racing = racing
         self._with_targets = scorer.engine_call == "score"
         self._started = time.monotonic()
         self._pairs_computed = 0
@@ -148,7 +128,7 @@ class SearchDriver:
                 self.progress.step_finished(step, stop_reason)
                 logger.info("step %d: %s", step, stop_reason)
                 break
-            self._record_step(step, ranked, failed_skipped=evaluation.failed)
+            self._record_step(step, ranked, failed_skipped=evaluation.failed, racing=evaluation.racing)
             failpoint("after_step")
             self.test_split.step_recorded()
             beams, history = self._advance(step, ranked, history)
@@ -227,30 +207,68 @@ class SearchDriver:
             tree, with_targets=self._with_targets, max_new_tokens=0 if self._with_targets else self.decoding.max_tokens
         )
         keys = [p.candidate.key for p in proposals if p.candidate.key not in skipped]
-        stored = self.store.evaluated_pairs(self.name, keys)
-        units, set_keys = candidate_units(
-            tree, step=step, skipped=skipped, stored=stored, kind=self.scorer.engine_call, decoding=self.decoding
-        )
-        pairs = sum(len(u.tree.leaves) for u in units)
-        self.progress.step_started(step, len(units), pairs, len(stored))
-        logger.info(
-            "step %d: %d candidate set(s), %d unit(s) to run (%d pairs; %d already stored; %d skipped)",
-            step, len(proposals), len(units), pairs, len(stored), len(skipped),
-        )
         failures: dict[str, UnitFailure] = {}
-        if not self._run_units(step, units, set_keys, failures, lambda unit_id: self.problem.prompts_by_id):
-            return None
-        if self.problem.follow_ups and not self._with_targets and not self._ask_follow_ups(
-            step, proposals, skipped, failures
-        ):
-            return None
-        scored = [self._record_candidate(step, p, skipped, failures) for p in proposals]
+        race: RaceState | None = None
+        racing = self.racing is not None and step > BASE_STEP
+        while True:
+            if racing:
+                if not self._follow_ups_done(step, proposals, skipped, failures):
+                    return None
+                race, evaluated = self._race(step, tree, keys, failures)
+                if race.finished:
+                    break
+            stored = self.store.evaluated_pairs(self.name, keys)
+            units, set_keys = candidate_units(
+                tree, step=step, skipped=skipped, stored=stored, kind=self.scorer.engine_call, decoding=self.decoding,
+                wanted=race.needed if race is not None else None,
+            )
+            pairs = sum(len(u.tree.leaves) for u in units)
+            self.progress.step_started(step, len(units), pairs, len(stored))
+            logger.info(
+                "step %d%s: %d candidate set(s), %d unit(s) to run (%d pairs; %d already stored; %d skipped)",
+                step, f" racing round {race.round}" if race else "", len(race.contenders) if race else len(proposals),
+                len(units), pairs, len(stored), len(skipped),
+            )
+            if not self._run_units(step, units, set_keys, failures, lambda unit_id: self.problem.prompts_by_id):
+                return None
+            if not racing:
+                if not self._follow_ups_done(step, proposals, skipped, failures):
+                    return None
+                break
+        labels = {p.candidate.key: p.candidate.added or "the base set" for p in proposals}
+        scored = [self._record_candidate(step, p, skipped, failures, race, labels) for p in proposals]
         failed = [
             FailedCandidate(p.candidate.key, p.candidate.added, failures[p.candidate.key])
             for p in proposals
             if p.candidate.key in failures
         ]
-        return StepEvaluation(rank(scored), failed)
+        summary = None
+        if race is not None:
+            exhaustive = (len(keys) - len(failures)) * len(self.problem.prompts)
+            summary = race.summary(len(keys) - len(failures), evaluated, exhaustive, self.racing)
+        return StepEvaluation(rank(scored), failed, summary)
+
+    def _follow_ups_done(
+        self, step: int, proposals: list[Proposal], skipped: dict[str, str], failures: dict[str, UnitFailure]
+    ) -> bool:
+        """Ask every follow-up that can be asked now (none when scoring references); ``False`` if the budget ran out."""
+        if not self.problem.follow_ups or self._with_targets:
+            return True
+        return self._ask_follow_ups(step, proposals, skipped, failures)
+
+    def _race(
+        self, step: int, tree: PrefixTree, keys: list[str], failures: dict[str, UnitFailure]
+    ) -> tuple[RaceState, int]:
+        """The step's race replayed from the stored scores (sets that failed for good do not race), and how many
+        evaluations its sets have stored."""
+        racing = [key for key in keys if key not in failures]
+        rows = {key: {e.prompt_id: e.score for e in self._rows(key)} for key in racing}
+        root_of = {p.id: p.id for p in self.problem.prompts}
+        if not self._with_targets:
+            root_of = conversation_roots(self.problem.prompts)
+        scores = {key: item_scores(evaluations, root_of) for key, evaluations in rows.items()}
+        order = prompt_order([leaf.leaf_id for leaf in tree.leaves], seed=self.racing.seed, step=step)
+        return race(racing, scores, order, self.racing), sum(len(r) for r in rows.values())
 
     def _run_units(
         self,
@@ -326,36 +344,25 @@ class SearchDriver:
         return self.budget.exhausted(self._spent, time.monotonic() - self._started)
 
     def _record_candidate(
-        self, step: int, proposal: Proposal, skipped: dict[str, str], failures: dict[str, UnitFailure]
+        self, step: int, proposal: Proposal, skipped: dict[str, str], failures: dict[str, UnitFailure],
+        race: RaceState | None, labels: dict[str, str],
     ) -> ScoredSet:
-        candidate = proposal.candidate
-        key = candidate.key
-        base = dict(step_index=step, set_key=key, demo_ids=candidate.demo_ids, added_item_id=candidate.added)
-        if key in skipped:
-            self.store.record_candidate(self.name, Candidate(**base, status=CandidateStatus.SKIPPED, reason=skipped[key]))
-            return proposal.scored(Aggregate.of([]))
-        if key in failures:
-            reason = failures[key].reason(self.on_failed_candidate)
-            self.store.record_candidate(self.name, Candidate(**base, status=CandidateStatus.FAILED, reason=reason))
-            return proposal.scored(Aggregate.of([]))
-        rows = [e for e in self.store.evaluations_for(self.name, key) if e.prompt_id in self.problem.prompts_by_id]
-        scores = [e.score for e in rows if e.score is not None]
-        aggregate = Aggregate.of(scores, n_failed=len(rows) - len(scores))
-        if not aggregate.valid:
-            reason = f"all {len(rows)} evaluations failed" + (f", e.g. {rows[0].error}" if rows else "")
-            self.store.record_candidate(self.name, Candidate(**base, status=CandidateStatus.FAILED, reason=reason))
-        else:
-            self.store.record_candidate(
-                self.name,
-                Candidate(
-                    **base, status=CandidateStatus.SCORED, score=aggregate.mean, stderr=aggregate.stderr,
-                    n_scored=aggregate.n,
-                    reason=f"{aggregate.n_failed} failed evaluation(s) excluded" if aggregate.n_failed else None,
-                ),
-            )
+        key = proposal.candidate.key
+        rows = [] if key in skipped or key in failures else self._rows(key)
+        record, aggregate = candidate_record(
+            step, proposal, rows=rows, skipped=skipped, failures=failures, labels=labels,
+            eliminated={e.key: e for e in race.eliminated} if race else {}, policy=self.on_failed_candidate,
+        )
+        self.store.record_candidate(self.name, record)
         return proposal.scored(aggregate)
 
-    def _record_step(self, step: int, ranked: list[ScoredSet], *, failed_skipped: list[FailedCandidate]) -> None:
+    def _rows(self, key: str) -> list[StoredEvaluation]:
+        """The stored evaluations of set ``key`` on this search's prompts."""
+        return [e for e in self.store.evaluations_for(self.name, key) if e.prompt_id in self.problem.prompts_by_id]
+
+    def _record_step(
+        self, step: int, ranked: list[ScoredSet], *, failed_skipped: list[FailedCandidate], racing: dict | None
+    ) -> None:
         best = ranked[0]
         runner = ranked[1] if len(ranked) > 1 and ranked[1].score.valid else None
         self.store.record_step(
@@ -369,20 +376,14 @@ class SearchDriver:
                 runner_up_set_key=runner.candidate.key if runner else None,
                 runner_up_item_id=runner.candidate.added if runner else None,
                 runner_up_score=runner.score.mean if runner else None,
+                racing=racing,
             ),
         )
-        if step == BASE_STEP:
-            line = f"base set: score {best.score.mean:.4f} ± {best.score.stderr:.4f} (n={best.score.n})"
-        else:
-            margin = f", margin {best.score.mean - runner.score.mean:+.4f}" if runner else ""
-            runner_text = (
-                f"; runner-up {runner.candidate.added} {runner.score.mean:.4f}{margin}" if runner else "; no runner-up"
+        line = step_line(step, ranked, failed_skipped)
+        if racing is not None:
+            line += (
+                f"; racing: {racing['evaluations']} of {racing['exhaustive_evaluations']} evaluations "
+                f"({racing['saved_evaluations']} saved), {len(racing['eliminated'])} set(s) eliminated"
             )
-            line = (
-                f"step {step}: chose {best.candidate.added} score {best.score.mean:.4f} ± {best.score.stderr:.4f} "
-                f"(n={best.score.n}){runner_text}"
-            )
-        if failed_skipped:
-            line += f"; skipped, as failed: {', '.join(f.label for f in failed_skipped)}"
         logger.info(line)
         self.progress.step_finished(step, line)

@@ -18,6 +18,7 @@ from demo_search.assembly import (
     build_strategy,
     context_window,
     decoding_params,
+    race_settings,
 )
 from demo_search.config import SearchConfig, compute_fingerprint, diff_fingerprints, load_stored_config
 from demo_search.errors import DemoSearchError
@@ -126,6 +127,7 @@ def _drive(
                     progress=progress,
                     on_failed_candidate=config.strategy.on_failed_candidate,
                     test_split=test_split,
+                    racing=race_settings(config, scorer),
                 )
                 outcome = driver.run()
         except (KeyboardInterrupt, SystemExit):

@@ -22,15 +22,22 @@ def candidate_units(
     stored: Collection[tuple[str, str]],
     kind: UnitKind,
     decoding: DecodingParams,
+    wanted: Mapping[str, Collection[str]] | None = None,
 ) -> tuple[list[WorkUnit], dict[str, str]]:
     """One unit per branch of ``tree`` (a candidate set) not in ``skipped``, with the leaves whose (set, prompt)
-    pair is not in ``stored``; unit id ``"<step>:<set key>"``. Returns the units and each unit's set key."""
+    pair is not in ``stored``; unit id ``"<step>:<set key>"``. Returns the units and each unit's set key.
+
+    ``wanted`` (racing: set key to the prompt ids it needs now) limits the units to those sets and leaves."""
     units = []
     set_keys: dict[str, str] = {}
     for branch in tree.branches:
-        if branch.branch_id in skipped:
+        if branch.branch_id in skipped or (wanted is not None and branch.branch_id not in wanted):
             continue
-        leaves = tuple(x for x in tree.leaves if (branch.branch_id, x.leaf_id) not in stored)
+        allowed = None if wanted is None else set(wanted[branch.branch_id])
+        leaves = tuple(
+            x for x in tree.leaves
+            if (branch.branch_id, x.leaf_id) not in stored and (allowed is None or x.leaf_id in allowed)
+        )
         if leaves:
             unit_id = f"{step}:{branch.branch_id}"
             set_keys[unit_id] = branch.branch_id

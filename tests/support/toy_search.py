@@ -25,6 +25,7 @@ from demo_search.scoring.loglik import LoglikScorer
 from demo_search.search.budget import Budget
 from demo_search.search.driver import SearchDriver
 from demo_search.search.problem import SearchProblem
+from demo_search.search.racing import RaceSettings
 from demo_search.search.step_failures import FailedCandidatePolicy
 from demo_search.search.strategies import Strategy
 from demo_search.templates import UrialTemplate
@@ -50,8 +51,9 @@ def toy_demonstration(label: str) -> Demonstration:
     return Demonstration.single(f"pick {label}", f"item {label}", source=f"toy:{label}")
 
 
-def toy_problem(labels: str = "abcd", *, prompts: int = 3) -> SearchProblem:
-    """A pool of one toy demonstration per label (in ``labels`` order, the pool file order) and ``prompts``
+def toy_problem(labels: Sequence[str] = "abcd", *, prompts: int = 3) -> SearchProblem:
+    """A pool of one toy demonstration per label (in ``labels`` order, the pool file order; a string is a sequence
+    of one-letter labels) and ``prompts``
     held-out prompts with references; no fixed demonstrations."""
     return SearchProblem(
         template=UrialTemplate(),
@@ -123,6 +125,7 @@ class ToySearch:
         budget: Budget = Budget(),
         decoding: DecodingParams = DecodingParams(max_tokens=16),
         on_failed_candidate: FailedCandidatePolicy = "fail",
+        racing: RaceSettings | None = None,
     ) -> SearchDriver:
         return SearchDriver(
             name=self.name,
@@ -135,6 +138,7 @@ class ToySearch:
             max_steps=max_steps,
             budget=budget,
             on_failed_candidate=on_failed_candidate,
+            racing=racing,
         )
 
     # -- reading back ----------------------------------------------------------------------------------------
