@@ -21,6 +21,7 @@ from demo_search.scoring.base import Scorer
 from demo_search.search.budget import Budget, Spending
 from demo_search.search.candidates import BASE_PROPOSAL, Aggregate, Proposal, ScoredSet, rank
 from demo_search.search.follow_ups import plan_follow_ups
+from demo_search.search.ledger import NoLedger
 from demo_search.search.problem import SearchProblem
 from demo_search.search.progress import NullProgress, ProgressSink
 from demo_search.search.racing import RaceSettings, RaceState, conversation_roots, item_scores, prompt_order, race
@@ -74,6 +75,7 @@ class SearchDriver:
         progress: ProgressSink | None = None,
         on_failed_candidate: FailedCandidatePolicy = "fail",
         racing: RaceSettings | None = None,
+        ledger: NoLedger = NoLedger(),
     ) -> None:
         if on_failed_candidate not in POLICIES:
             raise ValueError(f"on_failed_candidate must be one of {POLICIES}, got {on_failed_candidate!r}")
@@ -89,6 +91,7 @@ class SearchDriver:
         self.progress = progress or NullProgress()
         self.on_failed_candidate = on_failed_candidate
         self.racing = racing
+        self.ledger = ledger
         self._with_targets = scorer.engine_call == "score"
         self._started = time.monotonic()
         self._pairs_computed = 0
@@ -273,7 +276,15 @@ class SearchDriver:
         prompts_of: Callable[[str], Mapping[str, HeldOutPrompt]],
     ) -> bool:
         """Run ``units`` and persist their results (``prompts_of(unit_id)``: the held-out prompts of a unit's
-        leaves); ``False`` when the budget ran out first."""
+        leaves); ``False`` when the budget ran out first. Leaves the evaluation ledger holds are reused, not run."""
+        remaining, reused = self.ledger.split(units, set_keys)
+        for rows in reused:
+            self.store.record_evaluations(self.name, rows)
+        for _ in range(len(units) - len(remaining)):  # units the ledger answered whole
+            self.progress.unit_done(0, 0, ok=True)
+        if reused:
+            logger.info("step %d: %d evaluation(s) reused from the ledger", step, sum(len(r) for r in reused))
+        units = remaining
         results = self.dispatcher.run(units)
         try:
             for result in results:
@@ -326,6 +337,7 @@ class SearchDriver:
         failpoint("before_persist")
         self.store.record_evaluations(self.name, rows)
         failpoint("after_persist")
+        self.ledger.remember(result.unit_id, rows)
         computed = sum(r.computed_tokens for r in rows)
         cached = sum(r.cached_tokens for r in rows)
         self._pairs_computed += len(rows)
