@@ -29,7 +29,7 @@ import json
 from collections.abc import Mapping, Sequence
 
 from db import Evaluation, LedgerEntry, Store
-from demo_search.config import Fingerprint
+from demo_search.config import Fingerprint, SearchConfig, compute_fingerprint
 from demo_search.version import __version__
 from workers.tree import PrefixTree
 from workers.units import WorkUnit
@@ -123,4 +123,12 @@ def _reused(set_key: str, prompt_id: str, entry: LedgerEntry) -> Evaluation:
                       prompt_tokens=entry.prompt_tokens, reused=True)
 
 
-__all__ = ["EvaluationLedger", "NoLedger", "ledger_scope"]
+def open_ledger(store: Store, config: SearchConfig, fingerprint: Fingerprint | None = None) -> NoLedger:
+    """The ledger of ``store`` that a search or tuning run of ``config`` uses (``fingerprint``: ``config``'s, if
+    already computed); :class:`NoLedger` when ``strategy.reuse_evaluations`` is off."""
+    if not config.strategy.reuse_evaluations:
+        return NoLedger()
+    return EvaluationLedger(store, ledger_scope(fingerprint or compute_fingerprint(config)))
+
+
+__all__ = ["EvaluationLedger", "NoLedger", "ledger_scope", "open_ledger"]

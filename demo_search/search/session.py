@@ -29,7 +29,7 @@ from demo_search.search.budget import Budget
 from demo_search.search.cluster import RayOptions, open_dispatcher
 from demo_search.search.driver import SearchDriver, SearchOutcome
 from demo_search.search.lease import LeaseCheckedDispatcher, hold_lease
-from demo_search.search.ledger import EvaluationLedger, NoLedger, ledger_scope
+from demo_search.search.ledger import NoLedger, open_ledger
 from demo_search.search.progress import ProgressSink
 from demo_search.types import Demonstration, HeldOutPrompt
 
@@ -78,7 +78,7 @@ def run_search(
                     + ["run it under a new name (--name), or restore the configuration and data it was started with"],
                 )
             logger.info("search %r exists (status %s): continuing it", config.name, existing.status.value)
-        ledger = EvaluationLedger(store, ledger_scope(fingerprint)) if config.strategy.reuse_evaluations else NoLedger()
+        ledger = open_ledger(store, config, fingerprint)
         return _drive(store, config, inputs, progress, ray_options, scorer_function, ledger)
 
 
