@@ -62,6 +62,7 @@ def evaluation_to_row(search_id: int, evaluation: Evaluation) -> dict[str, Any]:
         "computed_tokens": evaluation.computed_tokens,
         "cached_tokens": evaluation.cached_tokens,
         "error": storable_text(evaluation.error),
+        "reused": evaluation.reused,
     }
 
 
@@ -77,6 +78,7 @@ def evaluation_from_row(row: Any) -> Evaluation:
         cached_tokens=row.cached_tokens,
         error=row.error,
         created_at=as_utc(row.created_at),
+        reused=row.reused,
     )
 
 

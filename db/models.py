@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     CheckConstraint,
     DateTime,
     Float,
@@ -26,6 +27,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -155,6 +157,22 @@ class _EvaluationColumns:
     computed_tokens: Mapped[int] = mapped_column(Integer)
     cached_tokens: Mapped[int] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now())
+    reused: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """Served from the evaluation ledger (computed before, by this or another search), not computed (0005)."""
+
+
+class LedgerRow(Base):
+    """A computed evaluation by its content key (added by revision 0005): what any search or trial with the same
+    key reuses instead of computing it again."""
+
+    __tablename__ = "ledger"
+
+    content_key: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    score: Mapped[float | None] = mapped_column(Float)
+    output: Mapped[str | None] = mapped_column(Text)
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    prompt_tokens: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now())
 
 

@@ -89,6 +89,23 @@ class Search:
     stop_reason: str | None = None
 
 
+@dataclass(frozen=True)
+class LedgerEntry:
+    """A computed evaluation by its ``content_key`` (the evaluation ledger): its score (``None``: it failed),
+    answer, scorer detail and prompt tokens. A key names everything that decides the result, so an evaluation with
+    the same key anywhere in the database can reuse it."""
+
+    content_key: str
+    score: float | None
+    output: str | None = None
+    detail: Mapping[str, Any] | None = None
+    prompt_tokens: int = 0
+
+    def __post_init__(self) -> None:
+        require_id("content_key of a ledger entry", self.content_key)
+        _require_finite(f"score of ledger entry {self.content_key}", self.score)
+
+
 JUDGE_PROMPT_TOKENS = "judge_prompt_tokens"
 JUDGE_COMPLETION_TOKENS = "judge_completion_tokens"
 """The keys of an evaluation's ``detail`` under which a judge's own token counts (read, written) are stored; the
@@ -99,7 +116,8 @@ store sums them per search (``SearchSummary``)."""
 class SearchSummary:
     """A search with its progress, as ``list_searches`` reports it (``computed_tokens``: the engines' prefill
     tokens summed over its stored evaluations; ``judge_prompt_tokens`` and ``judge_completion_tokens``: the
-    judge's reported tokens, summed the same way)."""
+    judge's reported tokens, summed over the evaluations it computed; ``reused_evaluations``: those served from the
+    evaluation ledger)."""
 
     search: Search
     steps_done: int
@@ -109,6 +127,7 @@ class SearchSummary:
     computed_tokens: int = 0
     judge_prompt_tokens: int = 0
     judge_completion_tokens: int = 0
+    reused_evaluations: int = 0
 
 
 @dataclass(frozen=True)
@@ -134,7 +153,8 @@ class Evaluation:
 
     ``score`` is ``None`` when the pair produced no usable score (``error`` then says why, e.g. an unparsable judge
     reply). ``detail`` holds scorer-specific JSON (e.g. the judge's raw reply). Token counts are the engine's:
-    ``computed_tokens`` were prefilled, ``cached_tokens`` were served from a prefix cache.
+    ``computed_tokens`` were prefilled, ``cached_tokens`` were served from a prefix cache. ``reused``: copied from
+    the evaluation ledger (:class:`LedgerEntry`) instead of computed; it computed nothing and cost no judge call.
     """
 
     set_key: str
@@ -147,6 +167,7 @@ class Evaluation:
     cached_tokens: int = 0
     error: str | None = None
     created_at: datetime | None = None
+    reused: bool = False
 
     def __post_init__(self) -> None:
         require_id("set_key of an evaluation", self.set_key)

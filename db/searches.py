@@ -101,12 +101,15 @@ class Searches(StorePart):
             .where(EVALUATIONS.c.search_id == search_id, EVALUATIONS.c.error.is_not(None))
             .scalar_subquery()
         )
-        def total(column):
-            return select(func.coalesce(func.sum(column), 0)).where(EVALUATIONS.c.search_id == search_id).scalar_subquery()
+        def total(column, *where):
+            of_search = EVALUATIONS.c.search_id == search_id
+            return select(func.coalesce(func.sum(column), 0)).where(of_search, *where).scalar_subquery()
 
+        computed = EVALUATIONS.c.reused.is_(False)
         tokens = total(EVALUATIONS.c.computed_tokens)
-        judge_read = total(EVALUATIONS.c.detail[JUDGE_PROMPT_TOKENS].as_integer())
-        judge_written = total(EVALUATIONS.c.detail[JUDGE_COMPLETION_TOKENS].as_integer())
+        judge_read = total(EVALUATIONS.c.detail[JUDGE_PROMPT_TOKENS].as_integer(), computed)
+        judge_written = total(EVALUATIONS.c.detail[JUDGE_COMPLETION_TOKENS].as_integer(), computed)
+        reused = select(func.count()).where(EVALUATIONS.c.search_id == search_id, EVALUATIONS.c.reused.is_(True))
         last_score = (
             select(STEPS.c.score)
             .where(STEPS.c.search_id == search_id)
@@ -123,6 +126,7 @@ class Searches(StorePart):
             tokens.label("computed_tokens"),
             judge_read.label("judge_prompt_tokens"),
             judge_written.label("judge_completion_tokens"),
+            reused.scalar_subquery().label("reused_evaluations"),
         ).order_by(search_id)
         with self._transactions.scope("listing searches", write=False) as session:
             return [
@@ -135,6 +139,7 @@ class Searches(StorePart):
                     computed_tokens=int(row.computed_tokens),
                     judge_prompt_tokens=int(row.judge_prompt_tokens),
                     judge_completion_tokens=int(row.judge_completion_tokens),
+                    reused_evaluations=row.reused_evaluations,
                 )
                 for row in session.execute(statement)
             ]

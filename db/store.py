@@ -2,8 +2,9 @@
 
 :class:`Store` combines the parts of the API, one module per topic: :mod:`db.searches` (searches, pool items,
 held-out prompts), :mod:`db.results` (evaluations, candidates, steps), :mod:`db.test_split` (test prompts and
-their evaluations), :mod:`db.leases` and :mod:`db.tuning_results`. Every method runs in exactly one transaction
-(:class:`db.transactions.Transactions`): it is stored entirely or not at all, and fails only with :class:`db.errors.StoreError` or a subclass. Searches are
+their evaluations), :mod:`db.leases`, :mod:`db.tuning_results` and :mod:`db.ledger` (the evaluation ledger). Every
+method runs in exactly one transaction (:class:`db.transactions.Transactions`): it is stored entirely or not at all,
+and fails only with :class:`db.errors.StoreError` or a subclass. Searches are
 named by their unique name.
 """
 
@@ -17,6 +18,7 @@ from db.engine import DEFAULT_BUSY_TIMEOUT_S, create_store_engine, display_url, 
 from db.errors import DatabaseNotFoundError
 from db.integrity import check_integrity
 from db.leases import Leases
+from db.ledger import Ledger
 from db.results import Results
 from db.schema import BUNDLED_MIGRATIONS, DatabaseInfo, ensure_current
 from db.searches import Searches
@@ -25,7 +27,7 @@ from db.transactions import Transactions
 from db.tuning_results import TuningResults
 
 
-class Store(Searches, Results, TestSplit, Leases, TuningResults):
+class Store(Searches, Results, TestSplit, Leases, TuningResults, Ledger):
     """A demo-search database (SQLite file or PostgreSQL), opened with :meth:`open`; close it with :meth:`close`."""
 
     def __init__(self, engine: Engine, url: URL, info: DatabaseInfo, *, read_only: bool = False) -> None:

@@ -15,6 +15,7 @@ from db.models import (
     EvaluationRow,
     HeldoutPromptRow,
     LeaseRow,
+    LedgerRow,
     PoolItemRow,
     SearchRow,
     StepCandidateRow,
@@ -35,6 +36,7 @@ CANDIDATES: Table = StepCandidateRow.__table__  # type: ignore[assignment]
 STEPS: Table = StepRow.__table__  # type: ignore[assignment]
 EVALUATIONS: Table = EvaluationRow.__table__  # type: ignore[assignment]
 LEASES: Table = LeaseRow.__table__  # type: ignore[assignment]
+LEDGER: Table = LedgerRow.__table__  # type: ignore[assignment]
 TUNING_RESULTS: Table = TuningResultRow.__table__  # type: ignore[assignment]
 TEST_PROMPTS: Table = TestPromptRow.__table__  # type: ignore[assignment]
 TEST_EVALUATIONS: Table = TestEvaluationRow.__table__  # type: ignore[assignment]

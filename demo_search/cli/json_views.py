@@ -40,6 +40,7 @@ class SearchProgress(_View):
     failed_evaluations: int = Field(ge=0, description="stored pairs that have an error instead of a score")
     last_step_score: float | None = Field(description="the score of the last recorded step")
     computed_tokens: int = Field(ge=0, description="prefill tokens the engines computed for the stored pairs")
+    reused_evaluations: int = Field(0, ge=0, description="stored pairs served from the evaluation ledger")
     judge_prompt_tokens: int = Field(0, ge=0, description="tokens the judge read, as it reported them")
     judge_completion_tokens: int = Field(0, ge=0, description="tokens the judge wrote, as it reported them")
     judge_usd: float | None = Field(
@@ -145,7 +146,8 @@ def search_progress(summary: SearchSummary) -> SearchProgress:
         name=search.name, status=search.status.value, stop_reason=search.stop_reason, steps_done=summary.steps_done,
         evaluations=summary.evaluations, failed_evaluations=summary.failed_evaluations,
         last_step_score=summary.last_step_score, computed_tokens=summary.computed_tokens,
-        judge_prompt_tokens=summary.judge_prompt_tokens, judge_completion_tokens=summary.judge_completion_tokens,
+        reused_evaluations=summary.reused_evaluations, judge_prompt_tokens=summary.judge_prompt_tokens,
+        judge_completion_tokens=summary.judge_completion_tokens,
         judge_usd=judge_usd(search.config, summary.judge_prompt_tokens, summary.judge_completion_tokens),
         created_at=search.created_at, updated_at=search.updated_at, finished_at=search.finished_at,
     )

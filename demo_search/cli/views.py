@@ -21,6 +21,8 @@ def print_spending(summary: SearchSummary) -> None:
     """What the search has spent over all its runs: evaluations, computed tokens and, when a judge scored it, the
     judge's tokens and their price."""
     line = f"spent: {summary.evaluations:,} evaluation(s), {summary.computed_tokens:,} token(s) computed"
+    if summary.reused_evaluations:
+        line += f" ({summary.reused_evaluations:,} evaluation(s) reused from the ledger)"
     read, written = summary.judge_prompt_tokens, summary.judge_completion_tokens
     if read or written:
         usd = judge_usd(summary.search.config, read, written)

@@ -26,8 +26,9 @@ Excluded, because they do not change results or must change for a search to be e
 ``name``; ``database``; ``workers``; ``tuning`` (decoding tuning runs after the demonstration search and
 keeps its own study; it never changes the search's results); ``strategy.max_steps`` and ``strategy.budget`` (so a
 finished search can be continued with more steps or budget); ``data.test_every_step`` (when the test split is
-scored changes no selection); ``strategy.on_failed_candidate`` (so a step that
-failed can be resumed with ``skip``; each recorded step names the candidates it skipped, and replay reads them); ``model.batch_size`` and ``model.tensor_parallel_size`` (how work is
+scored changes no selection); ``strategy.on_failed_candidate`` (so a step that failed can be resumed with ``skip``;
+each recorded step names the candidates it skipped, and replay reads them); ``strategy.reuse_evaluations`` (a
+reused evaluation is the one computing it would give); ``model.batch_size`` and ``model.tensor_parallel_size`` (how work is
 spread); the sections of the scorers that ``scorer.kind`` does not select; the judge's transport settings
 ``scorer.judge.base_url``, ``api_key_env``, ``timeout_s``, ``max_retries`` and ``concurrency``, and its
 ``price`` (what a judgement costs changes no judgement); and ``strategy.racing`` while ``strategy.racing.enabled``
@@ -66,6 +67,7 @@ EXCLUDED = frozenset({
     "strategy.budget",
     "strategy.on_failed_candidate",
     "data.test_every_step",
+    "strategy.reuse_evaluations",
     "model.batch_size",
     "model.tensor_parallel_size",
     "scorer.judge.base_url",

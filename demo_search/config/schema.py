@@ -190,6 +190,10 @@ class StrategyConfig(Section):
     min_delta: Annotated[StrictFloat, Field(allow_inf_nan=False)] = 0.0
     budget: BudgetConfig = section()
     racing: RacingConfig = section()
+    reuse_evaluations: bool = Field(
+        True, description="reuse an evaluation computed before in this database (same model, prompt ids, decoding "
+        "and scorer) instead of computing it again (demo_search.search.ledger)",
+    )
     on_failed_candidate: Literal["fail", "skip"] = Field(
         "fail",
         description="a step in which a candidate failed on every attempt: fail (choose nothing; resume retries it) "

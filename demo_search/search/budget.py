@@ -13,7 +13,8 @@ from demo_search.config import JudgePrice
 
 @dataclass
 class Spending:
-    """A search's evaluations, computed tokens and judge tokens: its earlier runs' (``stored``) plus this run's."""
+    """A search's computed evaluations, computed tokens and judge tokens: its earlier runs' (``stored``) plus this
+    run's. Evaluations reused from the ledger cost nothing and are not counted."""
 
     evaluations: int = 0
     computed_tokens: int = 0
@@ -25,13 +26,15 @@ class Spending:
         """What the store holds for a search (nothing for a new one)."""
         if summary is None:
             return cls()
-        return cls(summary.evaluations, summary.computed_tokens, summary.judge_prompt_tokens,
-                   summary.judge_completion_tokens)
+        return cls(summary.evaluations - summary.reused_evaluations, summary.computed_tokens,
+                   summary.judge_prompt_tokens, summary.judge_completion_tokens)
 
     def add(self, rows: Sequence[Evaluation]) -> None:
-        """Count evaluations just stored."""
-        self.evaluations += len(rows)
+        """Count evaluations just computed and stored."""
         for row in rows:
+            if row.reused:
+                continue
+            self.evaluations += 1
             detail = row.detail or {}
             self.computed_tokens += row.computed_tokens
             self.judge_prompt_tokens += detail.get(JUDGE_PROMPT_TOKENS) or 0

@@ -21,6 +21,7 @@ from demo_search.scoring.base import Scorer
 from demo_search.search.budget import Budget, Spending
 from demo_search.search.candidates import BASE_PROPOSAL, Aggregate, Proposal, ScoredSet, rank
 from demo_search.search.follow_ups import plan_follow_ups
+from demo_search.search.ledger import NoLedger
 from demo_search.search.problem import SearchProblem
 from demo_search.search.progress import NullProgress, ProgressSink
 from demo_search.search.racing import RaceSettings, RaceState, conversation_roots, item_scores, prompt_order, race
@@ -77,6 +78,7 @@ class SearchDriver:
         on_failed_candidate: FailedCandidatePolicy = "fail",
         test_split: TestSplit | NoTestSplit = NO_TEST_SPLIT,
         racing: RaceSettings | None = None,
+        ledger: NoLedger = NoLedger(),
     ) -> None:
         if on_failed_candidate not in POLICIES:
             raise ValueError(f"on_failed_candidate must be one of {POLICIES}, got {on_failed_candidate!r}")
@@ -93,6 +95,7 @@ class SearchDriver:
         self.on_failed_candidate = on_failed_candidate
         self.test_split = test_split
         self.racing = racing
+        self.ledger = ledger
         self._with_targets = scorer.engine_call == "score"
         self._started = time.monotonic()
         self._pairs_computed = 0
@@ -279,7 +282,8 @@ class SearchDriver:
         prompts_of: Callable[[str], Mapping[str, HeldOutPrompt]],
     ) -> bool:
         """Run ``units`` and persist their results (``prompts_of(unit_id)``: the held-out prompts of a unit's
-        leaves); ``False`` when the budget ran out first."""
+        leaves); ``False`` when the budget ran out first. Leaves the evaluation ledger holds are reused, not run."""
+        units = self.ledger.reuse(self.name, units, set_keys, self.progress)
         results = self.dispatcher.run(units)
         try:
             for result in results:
@@ -332,6 +336,7 @@ class SearchDriver:
         failpoint("before_persist")
         self.store.record_evaluations(self.name, rows)
         failpoint("after_persist")
+        self.ledger.remember(result.unit_id, rows)
         computed = sum(r.computed_tokens for r in rows)
         cached = sum(r.cached_tokens for r in rows)
         self._pairs_computed += len(rows)

@@ -29,6 +29,7 @@ from demo_search.search.budget import Budget
 from demo_search.search.cluster import RayOptions, open_dispatcher
 from demo_search.search.driver import SearchDriver, SearchOutcome
 from demo_search.search.lease import LeaseCheckedDispatcher, hold_lease
+from demo_search.search.ledger import NoLedger, open_ledger
 from demo_search.search.progress import ProgressSink
 from demo_search.search.test_split import open_test_split
 from demo_search.types import Demonstration, HeldOutPrompt
@@ -78,7 +79,8 @@ def run_search(
                     + ["run it under a new name (--name), or restore the configuration and data it was started with"],
                 )
             logger.info("search %r exists (status %s): continuing it", config.name, existing.status.value)
-        return _drive(store, config, inputs, progress, ray_options, scorer_function)
+        ledger = open_ledger(store, config, fingerprint)
+        return _drive(store, config, inputs, progress, ray_options, scorer_function, ledger)
 
 
 def stored_config(name: str, database_url: str, overrides: Sequence[str] = ()) -> SearchConfig:
@@ -100,6 +102,7 @@ def _drive(
     progress: ProgressSink | None,
     ray_options: RayOptions,
     scorer_function: ScorerFunction | None,
+    ledger: NoLedger,
 ) -> SearchOutcome:
     problem = build_problem(config, inputs, context_window(config))
     scorer = build_scorer(config, scorer_function)
@@ -128,6 +131,7 @@ def _drive(
                     on_failed_candidate=config.strategy.on_failed_candidate,
                     test_split=test_split,
                     racing=race_settings(config, scorer),
+                    ledger=ledger,
                 )
                 outcome = driver.run()
         except (KeyboardInterrupt, SystemExit):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from db import Evaluation
 from demo_search.faults import failpoint
 from demo_search.scoring.base import Scorer
 from demo_search.search.candidates import Aggregate
+from demo_search.search.step_units import evaluation_rows
 from demo_search.templates import PromptTemplate, longest_request
 from demo_search.tuning.errors import TuningError
 from demo_search.types import HeldOutPrompt
@@ -73,11 +75,21 @@ class TrialObjective:
         strings)."""
         return WorkUnit(self.unit_id(number), "generate", self._tree, self._template.generation_params(params))
 
-    def score(self, result: UnitResult) -> TrialScore:
-        """The trial's score from its unit's result (the answer is cut out of each generation first)."""
+    def evaluations(self, result: UnitResult) -> list[Evaluation]:
+        """The evaluations of a successful trial unit's answers (each cut out of its generation first), as the
+        search stores its own (``set_key``: the unit id)."""
+        return evaluation_rows(result.unit_id, result, self._scorer, self._template, self._prompts_by_id)
+
+    def score(self, result: UnitResult, reused: Sequence[Evaluation] = ()) -> TrialScore:
+        """The trial's score from its unit's result and the evaluations of its leaves that the evaluation ledger
+        answered (``reused``; the unit then held only the other leaves)."""
         if not result.ok:
             return TrialScore(Aggregate.of([]), f"engine failure after {result.attempts} attempt(s): {result.error}")
-        evaluations = self._scorer.evaluate(self._template.answers(result.result.generations), self._prompts_by_id)
+        return self.score_of([*reused, *self.evaluations(result)])
+
+    @staticmethod
+    def score_of(evaluations: Sequence[Evaluation]) -> TrialScore:
+        """The mean of ``evaluations`` (failed ones excluded and counted)."""
         scores = [e.score for e in evaluations if e.score is not None]
         aggregate = Aggregate.of(scores, n_failed=len(evaluations) - len(scores))
         failpoint("tuning_trial_scored")

@@ -21,6 +21,7 @@ from demo_search.inputs import load_tokenizer
 from demo_search.scoring.custom import ScorerFunction
 from demo_search.search.cluster import RayOptions, open_dispatcher
 from demo_search.search.lease import LeaseCheck, LeaseCheckedDispatcher, hold_lease
+from demo_search.search.ledger import NoLedger, open_ledger
 from demo_search.search.session import stored_config
 from demo_search.tuning.errors import DecodingIrrelevantError, TuningError
 from demo_search.tuning.objective import TrialObjective
@@ -98,7 +99,9 @@ def _tune(
             logger.info("tuning %s for %s on %d held-out prompt(s): study %s",
                         ", ".join(space.names), prompt.origin, len(prompt.heldout), name)
             with hold_lease(store, config.name) as check_lease:
-                outcome = _run_study(config, name, prompt, space, objective, seed, check_lease, progress, ray_options)
+                ledger = open_ledger(store, config)
+                outcome = _run_study(config, name, prompt, space, objective, seed, check_lease, progress, ray_options,
+                                     ledger)
                 store.record_tuning_result(config.name, tuning_result(outcome))
         finally:
             scorer.close()
@@ -115,6 +118,7 @@ def _run_study(
     check_lease: LeaseCheck,
     progress: TuningProgress | None,
     ray_options: RayOptions,
+    ledger: NoLedger,
 ) -> TuningOutcome:
     from optuna.exceptions import StorageInternalError
 
@@ -131,6 +135,7 @@ def _run_study(
                 parallel_trials=tuning.parallel_trials or (DEFAULT_PARALLEL_TRIALS if workers == "auto" else workers),
                 first_trials=space.first_trials(urial_settings=tuning.urial_settings),
                 progress=progress,
+                ledger=ledger,
             )
             return tuner.run(demo_ids=prompt.demo_ids, origin=prompt.origin)
     except StorageInternalError as error:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 from optuna.trial import TrialState
 
 from demo_search.search.driver import UnitDispatcher
+from demo_search.search.ledger import NoLedger
 from demo_search.tuning.errors import TuningError
 from demo_search.tuning.objective import TrialObjective, TrialScore
 from demo_search.tuning.space import SEARCH_SETTINGS, FirstTrial, ParamValue, SearchSpace
@@ -129,6 +130,7 @@ class DecodingTuner:
         parallel_trials: int,
         first_trials: Sequence[FirstTrial],
         progress: TuningProgress | None = None,
+        ledger: NoLedger = NoLedger(),
     ) -> None:
         if n_trials < 1 or parallel_trials < 1:
             raise ValueError(f"n_trials and parallel_trials must be >= 1, got {n_trials} and {parallel_trials}")
@@ -140,6 +142,7 @@ class DecodingTuner:
         self.parallel_trials = parallel_trials
         self.first_trials = tuple(first_trials)
         self.progress = progress or NullTuningProgress()
+        self.ledger = ledger
 
     def run(self, *, demo_ids: Sequence[str] = (), origin: str = "") -> TuningOutcome:
         interrupted = fail_interrupted_trials(self.study)
@@ -166,16 +169,30 @@ class DecodingTuner:
         return self._outcome(demo_ids, origin, tally, interrupted)
 
     def _run_batch(self, dispatcher: UnitDispatcher, batch: list[optuna.Trial], tally: _Tally) -> list[TrialScore]:
-        """Evaluate ``batch`` as one dispatcher run, telling the study each trial's result as it arrives."""
+        """Evaluate ``batch`` as one dispatcher run, telling the study each trial's result as it arrives. Answers the
+        evaluation ledger holds (the same prompt, decoding and scorer evaluated before) are reused, not run."""
         params = {trial.number: self.space.suggest(trial) for trial in batch}
         units = [self.objective.unit(t.number, self.space.decoding(params[t.number])) for t in batch]
         waiting = {unit.unit_id: trial for unit, trial in zip(units, batch, strict=True)}
+        remaining, reused_rows = self.ledger.split(units, {unit.unit_id: unit.unit_id for unit in units})
+        reused = {rows[0].set_key: rows for rows in reused_rows}
         scores: list[TrialScore] = []
-        results = dispatcher.run(units)
+        for unit_id in waiting.keys() - {unit.unit_id for unit in remaining}:  # answered whole by the ledger
+            trial = waiting.pop(unit_id)
+            score = self.objective.score_of(reused[unit_id])
+            self._tell(trial, score, params[trial.number])
+            scores.append(score)
+            tally.ran += 1
+        results = dispatcher.run(remaining)
         try:
             for result in results:
                 trial = waiting.pop(result.unit_id)
-                score = self.objective.score(result)
+                if result.ok:
+                    rows = self.objective.evaluations(result)
+                    self.ledger.remember(result.unit_id, rows)
+                    score = self.objective.score_of([*reused.get(result.unit_id, ()), *rows])
+                else:
+                    score = self.objective.score(result)
                 self._tell(trial, score, params[trial.number])
                 scores.append(score)
                 tally.add(result, score)

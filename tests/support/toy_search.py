@@ -24,6 +24,7 @@ from demo_search.scoring.base import Scorer
 from demo_search.scoring.loglik import LoglikScorer
 from demo_search.search.budget import Budget
 from demo_search.search.driver import SearchDriver
+from demo_search.search.ledger import NoLedger
 from demo_search.search.problem import SearchProblem
 from demo_search.search.racing import RaceSettings
 from demo_search.search.step_failures import FailedCandidatePolicy
@@ -126,6 +127,7 @@ class ToySearch:
         decoding: DecodingParams = DecodingParams(max_tokens=16),
         on_failed_candidate: FailedCandidatePolicy = "fail",
         racing: RaceSettings | None = None,
+        ledger: NoLedger = NoLedger(),
     ) -> SearchDriver:
         return SearchDriver(
             name=self.name,
@@ -139,6 +141,7 @@ class ToySearch:
             budget=budget,
             on_failed_candidate=on_failed_candidate,
             racing=racing,
+            ledger=ledger,
         )
 
     # -- reading back ----------------------------------------------------------------------------------------

@@ -106,7 +106,7 @@ def test_list_json_is_valid_and_lists_every_search_oldest_first(stored: StoredSe
     )
     assert [key for key in first] == [
         "name", "status", "stop_reason", "steps_done", "evaluations", "failed_evaluations", "last_step_score",
-        "computed_tokens", "judge_prompt_tokens", "judge_completion_tokens", "judge_usd", "created_at", "updated_at",
+        "computed_tokens", "reused_evaluations", "judge_prompt_tokens", "judge_completion_tokens", "judge_usd", "created_at", "updated_at",
         "finished_at",
     ]
 
