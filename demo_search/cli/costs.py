@@ -23,25 +23,41 @@ def projected_cost(config: SearchConfig, problem: SearchProblem, skipped_items: 
     )
 
 
-def projection_table(projection: Projection, *, judged: bool, generates: bool) -> Table:
-    """One row per step and a total; columns for generated tokens and the judge only when the search has them."""
+def raced_floor(config: SearchConfig, projection: Projection) -> Projection | None:
+    """With ``strategy.racing`` on, the least each step can cost (the first round alone, the leaders on every
+    prompt); ``None`` when the search does not race."""
+    racing = config.strategy.racing
+    if not racing.enabled:
+        return None
+    return projection.raced_floor(first_prompts=racing.first_prompts, leaders=config.strategy.beam_width)
+
+
+def projection_table(
+    projection: Projection, *, judged: bool, generates: bool, raced: Projection | None = None
+) -> Table:
+    """One row per step and a total; columns for generated tokens and the judge only when the search has them, and
+    with racing (``raced``: the least each step can cost) the evaluations and dollars at that least."""
     priced = projection.total.usd is not None
     table = Table(title="projected cost (token estimates; generated and judge figures are upper bounds)", show_edge=False)
     columns = ["step", "candidates", "evaluations", "prompt tokens (trie)", "prompt tokens (naive)"]
     columns += ["generated tokens ≤"] if generates else []
     columns += ["judge calls", "judge tokens in ≤", "judge tokens out ≤"] if judged else []
     columns += ["cost ≤ (USD)"] if priced else []
+    columns += ["raced: evaluations ≥"] + (["raced: cost ≥ (USD)"] if priced else []) if raced else []
     for column in columns:
         table.add_column(column, justify="right", overflow="fold")
 
-    def row(label: str, cost: StepCost) -> list[str]:
+    def row(label: str, cost: StepCost, floor: StepCost | None) -> list[str]:
         cells = [label, f"{cost.candidates:,}", f"{cost.evaluations:,}", f"{cost.trie_tokens:,}", f"{cost.naive_tokens:,}"]
         cells += [f"{cost.generated_tokens:,}"] if generates else []
         cells += [f"{cost.judge_calls:,}", f"{cost.judge_input_tokens:,}", f"{cost.judge_output_tokens:,}"] if judged else []
         cells += [f"{cost.usd:,.2f}"] if priced else []
+        if floor is not None:
+            cells += [f"{floor.evaluations:,}"] + ([f"{floor.usd:,.2f}"] if priced else [])
         return cells
 
-    for cost in projection.steps:
-        table.add_row(*row("base" if cost.step == 0 else str(cost.step), cost))
-    table.add_row(*row("total", projection.total), style="bold")
+    floors = raced.steps if raced else (None,) * len(projection.steps)
+    for cost, floor in zip(projection.steps, floors, strict=True):
+        table.add_row(*row("base" if cost.step == 0 else str(cost.step), cost, floor))
+    table.add_row(*row("total", projection.total, raced.total if raced else None), style="bold")
     return table

@@ -83,7 +83,7 @@ def show_projection(config: SearchConfig, inputs: SearchInputs, max_context: int
     """Warn about every pool item that cannot fit the context window even alone (found by the rule the driver
     applies, with its token count: the search skips it), then print the search's projected cost."""
     from demo_search.assembly import build_problem
-    from demo_search.cli.costs import projected_cost, projection_table
+    from demo_search.cli.costs import projected_cost, projection_table, raced_floor
 
     problem = build_problem(config, inputs, max_context)
     generates = config.scorer.generates
@@ -94,4 +94,5 @@ def show_projection(config: SearchConfig, inputs: SearchInputs, max_context: int
                 "the search will skip it")
         err_console.print(f"[yellow]{escape(line)}[/]", highlight=False)
     projection = projected_cost(config, problem, list(too_long))
-    console.print(projection_table(projection, judged=config.scorer.kind == "judge", generates=generates))
+    console.print(projection_table(projection, judged=config.scorer.kind == "judge", generates=generates,
+                                   raced=raced_floor(config, projection)))

@@ -75,11 +75,32 @@ class StepCost:
         )
 
 
+    def raced_floor(self, *, first_prompts: int, leaders: int) -> StepCost:
+        """The least this step can cost when it races its candidates (``strategy.racing``): every candidate on the
+        first round's ``first_prompts`` prompts and only the ``leaders`` (the beam width) on all of them; tokens,
+        judge calls and dollars scaled alike. The base step does not race."""
+        prompts = self.evaluations // self.candidates
+        if self.step == 0 or self.candidates <= leaders or first_prompts >= prompts:
+            return self
+        evaluations = self.candidates * first_prompts + leaders * (prompts - first_prompts)
+        share = evaluations / self.evaluations
+        return StepCost(
+            self.step, self.candidates, evaluations, math.ceil(self.trie_tokens * share),
+            math.ceil(self.naive_tokens * share), math.ceil(self.generated_tokens * share),
+            evaluations if self.judge_calls else 0, math.ceil(self.judge_input_tokens * share),
+            math.ceil(self.judge_output_tokens * share), None if self.usd is None else self.usd * share,
+        )
+
+
 @dataclass(frozen=True)
 class Projection:
     """Every step's projected cost, and the total over the whole search."""
 
     steps: tuple[StepCost, ...]
+
+    def raced_floor(self, *, first_prompts: int, leaders: int) -> Projection:
+        """Every step at its least when raced (:meth:`StepCost.raced_floor`)."""
+        return Projection(tuple(s.raced_floor(first_prompts=first_prompts, leaders=leaders) for s in self.steps))
 
     @property
     def total(self) -> StepCost:

@@ -88,3 +88,21 @@ def test_a_judged_search_projects_one_call_per_evaluation_and_prices_the_upper_b
     assert sent <= total.judge_input_tokens <= sent + total.evaluations * (16 + 2)
     assert total.usd == pytest.approx(price.usd(total.judge_input_tokens, total.judge_output_tokens))
     assert total.usd == pytest.approx(sum(step.usd for step in projection.steps))
+
+
+def test_a_raced_step_costs_at_least_its_first_round_and_the_leaders_on_every_prompt() -> None:
+    price = JudgePrice(input_per_mtok=1.0, output_per_mtok=1.0)
+    problem = toy_problem("abcdef", prompts=20)
+    projection = project_search(problem, strategy_of("greedy"), max_steps=2, with_targets=False,
+                                max_new_tokens=8, judge=JudgeSettings(max_tokens=100, price=price))
+
+    floor = projection.raced_floor(first_prompts=8, leaders=1)
+
+    base, one, two = floor.steps
+    assert base == projection.steps[0]  # the base set is not raced
+    assert (one.evaluations, two.evaluations) == (6 * 8 + 12, 5 * 8 + 12)
+    assert one.judge_calls == one.evaluations and one.generated_tokens == one.evaluations * 8
+    assert one.usd == pytest.approx(projection.steps[1].usd * one.evaluations / projection.steps[1].evaluations)
+    assert floor.total.evaluations == 20 + 60 + 52 < projection.total.evaluations
+    # A step whose candidates are all leaders, or whose prompts all fit the first round, cannot save anything.
+    assert projection.raced_floor(first_prompts=20, leaders=1).steps == projection.steps
