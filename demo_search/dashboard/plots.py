@@ -2,7 +2,8 @@
 
 Trace names are part of the page's contract (the browser test reads them): the trajectory's ``chosen`` trace has
 one point per step (x: step, y: score, ``error_y.array``: standard error, ``customdata``: runner-up margin) and
-its ``runner-up`` trace the runner-up scores; the distribution's ``candidates`` and ``chosen`` traces hold every
+its ``runner-up`` trace the runner-up scores, and with a test split (``data.test``) its ``test`` trace the chosen
+sets' test scores; the distribution's ``candidates`` and ``chosen`` traces hold every
 scored candidate and the chosen ones; the tokens figure stacks ``computed`` over ``cached``.
 """
 
@@ -51,6 +52,18 @@ def trajectory(page: SearchPage) -> go.Figure:
             marker=dict(symbol="x", size=9),
         )
     )
+    tested = [p for p in points if p.test_score is not None]
+    if tested:  # the test split (data.test): never used for selection, so selection bias shows as a gap
+        figure.add_trace(
+            go.Scatter(
+                name="test",
+                x=[p.step for p in tested],
+                y=[p.test_score for p in tested],
+                error_y=dict(type="data", array=[p.test_stderr or 0.0 for p in tested], visible=True),
+                mode="lines+markers",
+                line=dict(dash="dot"),
+            )
+        )
     figure.update_layout(title="score per step (± standard error)", xaxis_title="step", yaxis_title="score",
                          xaxis=dict(tickmode="array", tickvals=steps), **_LAYOUT)
     return figure

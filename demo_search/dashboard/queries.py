@@ -22,6 +22,7 @@ from demo_search.dashboard.views import (
     StepPoint,
     StepTokens,
 )
+from demo_search.split_scores import stored_test_scores
 from demo_search.types import Demonstration, HeldOutPrompt
 
 LABEL_CHARS = 60
@@ -56,6 +57,7 @@ def search_page(store: Store, name: str) -> SearchPage:
         for c in store.all_candidates(name)
     )
     n_scored = {(c.step, c.set_key): c.n_scored for c in candidates}
+    tests = {step: score for step, score in stored_test_scores(store, name).items() if score.valid}
     trajectory = tuple(
         StepPoint(
             step=step.step_index,
@@ -67,6 +69,8 @@ def search_page(store: Store, name: str) -> SearchPage:
             n_scored=n_scored.get((step.step_index, step.set_key), 0),
             runner_up_item_id=step.runner_up_item_id,
             runner_up_score=step.runner_up_score,
+            test_score=tests[step.step_index].mean if step.step_index in tests else None,
+            test_stderr=tests[step.step_index].stderr if step.step_index in tests else None,
         )
         for step in steps
     )

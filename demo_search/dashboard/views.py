@@ -71,6 +71,9 @@ class StepPoint:
     n_scored: int
     runner_up_item_id: str | None
     runner_up_score: float | None
+    test_score: float | None = None
+    """The chosen set's mean score on the test prompts (``data.test``), when it was scored on them."""
+    test_stderr: float | None = None
 
     @property
     def margin(self) -> float | None:

@@ -200,3 +200,23 @@ def test_the_dashboard_writes_nothing_and_sees_a_search_created_after_it_opened(
         assert [s["name"] for s in client.get("/api/searches").json()] == [stored.name, "later"]
     finally:
         source.close()
+
+
+def test_a_search_with_a_test_split_draws_its_test_scores_beside_the_trajectory(
+    client: TestClient, stored: StoredSearch
+) -> None:
+    with Store.open(stored.url) as store:
+        steps = store.steps(stored.name)
+        store.record_test_prompts(stored.name, [
+            StoredItem(f"test-{i}", i, {"query": f"test question {i}", "reference": "r"}) for i in range(2)
+        ])
+        for step, scores in zip(steps[1:], ((0.5, 0.0), (1.0, 0.5)), strict=True):
+            store.record_test_evaluations(stored.name, [
+                Evaluation(step.set_key, f"test-{i}", score) for i, score in enumerate(scores)
+            ])
+
+    data = client.get("/api/search", params={"name": stored.name}).json()
+
+    test = next(trace for trace in data["figures"]["trajectory"]["data"] if trace["name"] == "test")
+    assert test["x"] == [1, 2] and test["y"] == [0.25, 0.75]  # step 0 was not scored on the test prompts
+    assert test["error_y"]["array"] == [0.25, 0.25]
