@@ -10,6 +10,7 @@ import torch
 from transformers import DynamicCache, PreTrainedModel
 
 from workers.engines.sampling import TokenChooser, find_stop
+from workers.engines.stop_check import stop_in_tail
 
 
 @dataclass(frozen=True)
@@ -37,11 +38,15 @@ class StopRules:
 
 
 def _finished(generated: list[int], rules: StopRules, detokenize: Callable[[list[int]], str]) -> Completion | None:
-    """The completion if ``generated`` (just extended by one token) ends the request, else ``None``."""
+    """The completion if ``generated`` (just extended by one token) ends the request, else ``None``.
+
+    Stop strings are looked for in the text the newest token added (``stop_in_tail``): the check before every
+    step found none, so the first hit is the same as a search of the whole text at every step would find.
+    """
     last = generated[-1]
     if last in rules.stop_ids:
         return Completion(tuple(generated), detokenize(generated[:-1]), "stop")
-    if rules.stop:
+    if stop_in_tail(generated, rules.stop, detokenize):  # the whole text is decoded only on a hit
         text = detokenize(generated)
         cut = find_stop(text, rules.stop)
         if cut is not None:

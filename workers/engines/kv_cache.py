@@ -1,8 +1,11 @@
 """Key/value caches along a prefix tree: the shared prefix (kept between calls), one copy per branch, one per batch.
 
-transformers 5.x facts this relies on: ``DynamicCache.crop(n)`` removes ``-n`` tokens (``n <= 0``);
-``batch_repeat_interleave`` and ``batch_select_indices`` change a cache in place, so the branch cache is
-copied (``copy.deepcopy``) before a batch is built from it.
+transformers 5.x facts this relies on: ``DynamicCache.crop(n)`` removes ``-n`` tokens (``n <= 0``); a
+``DynamicLayer`` never writes into its tensors: ``update`` concatenates into new ones, ``crop`` and
+``batch_select_indices`` replace them by slices. So a new cache may hold the very tensors of another (or views of
+them, expanded over the batch without copying) and grow on its own, leaving the other unchanged: a branch cache
+starts on the prefix's tensors, a batch cache on the branch's; the first forward pass of a batch makes its one
+copy (rows x context), when the layer concatenates the batch's new keys and values.
 """
 
 from __future__ import annotations
@@ -45,11 +48,22 @@ def extend_cache(model: PreTrainedModel, cache: DynamicCache, token_ids: Sequenc
     model(input_ids=input_ids, position_ids=positions, past_key_values=cache, use_cache=True, logits_to_keep=1)
 
 
-def repeat_for_batch(cache: DynamicCache, rows: int) -> DynamicCache:
-    """A new cache holding ``rows`` copies of a batch-of-one ``cache``; ``cache`` itself is left unchanged."""
-    batch = copy.deepcopy(cache)
-    batch.batch_repeat_interleave(rows)
-    return batch
+def shared_cache(cache: DynamicCache, rows: int = 1) -> DynamicCache:
+    """A new cache over the tensors of a batch-of-one ``cache``, expanded to ``rows`` rows: views, no copy.
+
+    The new cache grows (and shrinks) on its own; ``cache`` is left unchanged (see the module docstring).
+    """
+    shared = copy.copy(cache)
+    shared.layers = []
+    for layer in cache.layers:
+        own = copy.copy(layer)
+        if layer.get_seq_length() > 0:
+            if layer.keys.shape[0] != 1:
+                raise EngineError(f"shared_cache needs a batch-of-one cache, got {layer.keys.shape[0]} rows")
+            own.keys = layer.keys.expand(rows, -1, -1, -1)
+            own.values = layer.values.expand(rows, -1, -1, -1)
+        shared.layers.append(own)
+    return shared
 
 
 class SharedPrefix:
@@ -86,10 +100,10 @@ class SharedPrefix:
         return reused
 
     def fork(self, branch_ids: tuple[int, ...]) -> DynamicCache:
-        """A new cache of prefix + ``branch_ids`` (the prefix cache is copied, never changed)."""
+        """A new cache of prefix + ``branch_ids``; the prefix cache is shared, never changed."""
         if self._cache is None:
             raise EngineError("SharedPrefix.fork called before ensure(prefix_ids)")
-        branch = copy.deepcopy(self._cache)
+        branch = shared_cache(self._cache)
         extend_cache(self._model, branch, branch_ids)
         return branch
 

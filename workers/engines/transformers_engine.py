@@ -2,9 +2,10 @@
 
 How a call runs a prefix tree ``P + B_c + L_q``:
 * the shared prefix ``P`` is computed once and kept between calls (``warm`` computes it ahead);
-* each branch ``B_c`` is computed once, on a copy of the prefix cache;
+* each branch ``B_c`` is computed once, on top of the prefix cache (shared, not copied);
 * the leaves run shortest first in batches of at most ``batch_size`` leaves of similar length (see
-  ``_length_batches``) on a copy of the branch cache repeated over the batch, with padding between the cached
+  ``_length_batches``) on the branch cache expanded over the batch (views; the batch's first forward pass makes
+  its one copy, see ``kv_cache``), with padding between the cached
   context and each leaf (masked, with true position ids; see ``LeafBatch``); results come back in input order.
 Only the prefix cache, one branch cache and one batch cache are alive at a time, so memory is bounded by
 ``batch_size`` and the longest request, not by the number of branches or leaves.
@@ -25,7 +26,7 @@ from workers.engine import Engine
 from workers.engines.batch_decoding import Completion, StopRules, decode_batch
 from workers.engines.context_check import check_fits_context
 from workers.engines.dtype import resolve_dtype
-from workers.engines.kv_cache import SharedPrefix, repeat_for_batch, require_full_attention
+from workers.engines.kv_cache import SharedPrefix, require_full_attention, shared_cache
 from workers.engines.leaf_batch import LeafBatch, pack_leaf_batch, token_histories
 from workers.engines.sampling import TokenChooser, request_seed
 from workers.errors import ContextLengthError, EngineError
@@ -237,7 +238,7 @@ class TransformersEngine(Engine):
         )
         # Targets end in the last column; the logits that predict them start one column before the first.
         kept = max(len(x.target_ids) for x in leaves) + 1
-        logprobs = self._forward(batch, repeat_for_batch(branch_cache, batch.rows), kept).float().log_softmax(-1)
+        logprobs = self._forward(batch, shared_cache(branch_cache, batch.rows), kept).float().log_softmax(-1)
         results = []
         for row, leaf in enumerate(leaves):
             n = len(leaf.target_ids)
@@ -314,7 +315,7 @@ class TransformersEngine(Engine):
         context_ids = tree.prefix_ids + branch.token_ids
         segments = [x.prompt_ids for x in leaves]
         batch = pack_leaf_batch(segments, context_length=len(context_ids), pad_id=self._pad_id, device=self._device)
-        cache = repeat_for_batch(branch_cache, batch.rows)
+        cache = shared_cache(branch_cache, batch.rows)
         first_logits = self._forward(batch, cache, 1)[:, -1, :]
         return decode_batch(
             self._model,
