@@ -5,7 +5,8 @@
 # SKIP_VLLM_LANE=1 runs the main lane only. Arguments are passed to the main lane's pytest.
 # The dashboard's browser test needs Debian's chromium and chromium-driver (installed below when missing, as
 # PostgreSQL is). Under CI=true a test that skips because a required part is missing (PostgreSQL, psycopg, runuser,
-# vLLM, Chromium) fails instead; each lane ends with a "skips" section and an "unexpected skips: N" line (tests/skip_policy.py).
+# vLLM, Chromium) fails instead; each lane ends with a "skips" section and an "unexpected skips: N" line
+# (tests/skip_policy.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -38,7 +38,8 @@ def projection_table(
     """One row per step and a total; columns for generated tokens and the judge only when the search has them, and
     with racing (``raced``: the least each step can cost) the evaluations and dollars at that least."""
     priced = projection.total.usd is not None
-    table = Table(title="projected cost (token estimates; generated and judge figures are upper bounds)", show_edge=False)
+    title = "projected cost (token estimates; generated and judge figures are upper bounds)"
+    table = Table(title=title, show_edge=False)
     columns = ["step", "candidates", "evaluations", "prompt tokens (trie)", "prompt tokens (naive)"]
     columns += ["generated tokens ≤"] if generates else []
     columns += ["judge calls", "judge tokens in ≤", "judge tokens out ≤"] if judged else []
@@ -48,9 +49,10 @@ def projection_table(
         table.add_column(column, justify="right", overflow="fold")
 
     def row(label: str, cost: StepCost, floor: StepCost | None) -> list[str]:
-        cells = [label, f"{cost.candidates:,}", f"{cost.evaluations:,}", f"{cost.trie_tokens:,}", f"{cost.naive_tokens:,}"]
-        cells += [f"{cost.generated_tokens:,}"] if generates else []
-        cells += [f"{cost.judge_calls:,}", f"{cost.judge_input_tokens:,}", f"{cost.judge_output_tokens:,}"] if judged else []
+        counts = [cost.candidates, cost.evaluations, cost.trie_tokens, cost.naive_tokens]
+        counts += [cost.generated_tokens] if generates else []
+        counts += [cost.judge_calls, cost.judge_input_tokens, cost.judge_output_tokens] if judged else []
+        cells = [label, *(f"{count:,}" for count in counts)]
         cells += [f"{cost.usd:,.2f}"] if priced else []
         if floor is not None:
             cells += [f"{floor.evaluations:,}"] + ([f"{floor.usd:,.2f}"] if priced else [])

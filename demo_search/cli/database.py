@@ -58,6 +58,7 @@ def list_searches(db: DbOption = None, as_json: JsonOption = False) -> None:
         ]
         if judged:
             usd = judge_usd(s.search.config, s.judge_prompt_tokens, s.judge_completion_tokens)
-            cells += [f"{s.judge_prompt_tokens:,} / {s.judge_completion_tokens:,}", "-" if usd is None else f"{usd:,.2f}"]
+            tokens = f"{s.judge_prompt_tokens:,} / {s.judge_completion_tokens:,}"
+            cells += [tokens, "-" if usd is None else f"{usd:,.2f}"]
         table.add_row(*cells)
     console.print(table)

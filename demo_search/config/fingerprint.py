@@ -28,8 +28,8 @@ keeps its own study; it never changes the search's results); ``strategy.max_step
 finished search can be continued with more steps or budget); ``data.test_every_step`` (when the test split is
 scored changes no selection); ``strategy.on_failed_candidate`` (so a step that failed can be resumed with ``skip``;
 each recorded step names the candidates it skipped, and replay reads them); ``strategy.reuse_evaluations`` (a
-reused evaluation is the one computing it would give); ``model.batch_size`` and ``model.tensor_parallel_size`` (how work is
-spread); the sections of the scorers that ``scorer.kind`` does not select; the judge's transport settings
+reused evaluation is the one computing it would give); ``model.batch_size`` and ``model.tensor_parallel_size``
+(how work is spread); the sections of the scorers that ``scorer.kind`` does not select; the judge's transport settings
 ``scorer.judge.base_url``, ``api_key_env``, ``timeout_s``, ``max_retries`` and ``concurrency``, and its
 ``price`` (what a judgement costs changes no judgement); and ``strategy.racing`` while ``strategy.racing.enabled``
 is false (racing off is exactly the search without racing, with the fingerprint it had before the setting existed;
