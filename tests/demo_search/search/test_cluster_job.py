@@ -57,11 +57,14 @@ def config_file(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> Pa
     workdir = tmp_path_factory.mktemp("job-workdir")
     files = harness.write_search_data(workdir / "data", model_dir, per_rule=8, prompts=24)
     # Generated answers (the random model writes all max_tokens) make each unit take a moment, so that a node
-    # killed mid-search has work in flight.
+    # killed mid-search has work in flight. Every search here repeats the reference search in the same database:
+    # with the evaluation ledger on they would compute nothing, so it is off (these tests are about what a stopped
+    # job or a dead node costs; tests/demo_search/search/test_ledger.py tests the ledger).
     config = harness.config_dict(
         files, name="cluster", db=workdir / "unused.db",
         scorer={"kind": "match", "match": {"mode": "contains"}}, decoding={"max_tokens": 24},
         workers={"count": "auto", "cpus_per_worker": 0.5, "resources": {ACCELERATOR: 1}},
+        strategy={"reuse_evaluations": False},
     )
     del config["database"]
     for section, key in (("template", "rules_file"), ("template", "fixed_demos_file")):
