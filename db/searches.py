@@ -93,23 +93,25 @@ class Searches(StorePart):
 
     def list_searches(self) -> list[SearchSummary]:
         """Every search, oldest first, with its progress."""
+        return self._summaries()
+
+    def search_summary(self, name: str) -> SearchSummary | None:
+        """The search named ``name`` with its progress (as ``list_searches`` reports it), or ``None``."""
+        found = self._summaries(name)
+        return found[0] if found else None
+
+    def _summaries(self, name: str | None = None) -> list[SearchSummary]:
         search_id = SEARCHES.c.id
-        steps_done = select(func.count()).where(STEPS.c.search_id == search_id).scalar_subquery()
-        evaluations = select(func.count()).where(EVALUATIONS.c.search_id == search_id).scalar_subquery()
-        failed = (
-            select(func.count())
-            .where(EVALUATIONS.c.search_id == search_id, EVALUATIONS.c.error.is_not(None))
-            .scalar_subquery()
-        )
+        of_search = EVALUATIONS.c.search_id == search_id
+
+        def count(*where):
+            return select(func.count()).where(of_search, *where).scalar_subquery()
+
         def total(column, *where):
-            of_search = EVALUATIONS.c.search_id == search_id
             return select(func.coalesce(func.sum(column), 0)).where(of_search, *where).scalar_subquery()
 
         computed = EVALUATIONS.c.reused.is_(False)
-        tokens = total(EVALUATIONS.c.computed_tokens)
-        judge_read = total(EVALUATIONS.c.detail[JUDGE_PROMPT_TOKENS].as_integer(), computed)
-        judge_written = total(EVALUATIONS.c.detail[JUDGE_COMPLETION_TOKENS].as_integer(), computed)
-        reused = select(func.count()).where(EVALUATIONS.c.search_id == search_id, EVALUATIONS.c.reused.is_(True))
+        steps_done = select(func.count()).where(STEPS.c.search_id == search_id).scalar_subquery()
         last_score = (
             select(STEPS.c.score)
             .where(STEPS.c.search_id == search_id)
@@ -120,14 +122,18 @@ class Searches(StorePart):
         statement = select(
             *SEARCHES.c,
             steps_done.label("steps_done"),
-            evaluations.label("n_evaluations"),
-            failed.label("failed_evaluations"),
+            count().label("n_evaluations"),
+            count(EVALUATIONS.c.error.is_not(None)).label("failed_evaluations"),
             last_score.label("last_step_score"),
-            tokens.label("computed_tokens"),
-            judge_read.label("judge_prompt_tokens"),
-            judge_written.label("judge_completion_tokens"),
-            reused.scalar_subquery().label("reused_evaluations"),
+            total(EVALUATIONS.c.computed_tokens).label("computed_tokens"),
+            total(EVALUATIONS.c.detail[JUDGE_PROMPT_TOKENS].as_integer(), computed).label("judge_prompt_tokens"),
+            total(EVALUATIONS.c.detail[JUDGE_COMPLETION_TOKENS].as_integer(), computed).label(
+                "judge_completion_tokens"
+            ),
+            count(EVALUATIONS.c.reused.is_(True)).label("reused_evaluations"),
         ).order_by(search_id)
+        if name is not None:
+            statement = statement.where(SEARCHES.c.name == name)
         with self._transactions.scope("listing searches", write=False) as session:
             return [
                 SearchSummary(

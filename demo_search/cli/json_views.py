@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-from db import Candidate, Search, SearchSummary, Step, TuningResult
+from db import Candidate, SearchSummary, Step, TuningResult
 from demo_search.search.budget import judge_usd
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -205,13 +205,6 @@ def status_document(
 def list_document(database: str, summaries: Sequence[SearchSummary]) -> ListDocument:
     """Every search of the database on ``database``, oldest first."""
     return ListDocument(database=database, searches=[search_progress(s) for s in summaries])
-
-
-def summary_of(search: Search, summaries: Sequence[SearchSummary]) -> SearchSummary:
-    """The summary of ``search`` among ``summaries`` (a search with no summary has no progress yet)."""
-    found = next((s for s in summaries if s.search.id == search.id), None)
-    return found or SearchSummary(search=search, steps_done=0, evaluations=0, failed_evaluations=0,
-                                  last_step_score=None)
 
 
 def to_json(document: StatusDocument | ListDocument) -> str:

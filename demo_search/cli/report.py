@@ -14,7 +14,7 @@ from rich.markup import escape
 from demo_search.cli.console import console
 from demo_search.cli.database import open_store
 from demo_search.cli.failures import reported_failures
-from demo_search.cli.json_views import status_document, summary_of, to_json
+from demo_search.cli.json_views import status_document, to_json
 from demo_search.cli.options import DbOption, JsonOption, NameArg
 from demo_search.cli.views import print_spending, print_trajectory, print_tuning_results
 from demo_search.exports.stored import export_document
@@ -39,7 +39,7 @@ def show_status(name: str, db: str | None, *, as_json: bool = False) -> None:
         rows = [(step, store.candidates_of_step(name, step.step_index)) for step in store.steps(name)]
         tuning = store.tuning_results(name)
         tests = stored_test_scores(store, name)
-        summary = summary_of(search, store.list_searches())
+        summary = store.search_summary(name)
         url = store.url
     if as_json:
         sys.stdout.write(to_json(status_document(url, summary, rows, tuning)))

@@ -40,8 +40,7 @@ def search_listings(store: Store) -> list[SearchListing]:
 
 def search_listing(store: Store, name: str) -> SearchListing:
     store.get_search(name)  # SearchNotFoundError, with close names, for an unknown name
-    (summary,) = (s for s in store.list_searches() if s.search.name == name)
-    return _listing(summary)
+    return _listing(store.search_summary(name))
 
 
 def search_page(store: Store, name: str) -> SearchPage:

@@ -48,7 +48,7 @@ DECODING_KEYS = ("temperature", "top_p", "top_k", "repetition_penalty", "max_tok
 
 
 def _spent(store: Store, search: Search) -> Spent:
-    summary = next(s for s in store.list_searches() if s.search.id == search.id)
+    summary = store.search_summary(search.name)
     read, written = summary.judge_prompt_tokens, summary.judge_completion_tokens
     return Spent(evaluations=summary.evaluations, computed_tokens=summary.computed_tokens, judge_prompt_tokens=read,
                  judge_completion_tokens=written, judge_usd=judge_usd(search.config, read, written))

@@ -102,7 +102,7 @@ class SearchDriver:
         self._units_failed = 0
         self._computed_tokens = 0
         self._cached_tokens = 0
-        summary = next((s for s in store.list_searches() if s.search.name == name), None)
+        summary = store.search_summary(name)
         self._spent = Spending.stored(summary)
 
     # -- the loop ---------------------------------------------------------------------------------------

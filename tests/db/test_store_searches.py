@@ -114,6 +114,8 @@ def test_list_searches_reports_progress(store: Store, search) -> None:
     empty = summaries["empty"]
     assert (empty.steps_done, empty.evaluations, empty.failed_evaluations, empty.last_step_score) == (0, 0, 0, None)
     assert (empty.judge_prompt_tokens, empty.judge_completion_tokens) == (0, 0)
+    assert store.search_summary("demo") == demo and store.search_summary("empty") == empty
+    assert store.search_summary("absent") is None
 
 
 def test_rules_fixed_demonstrations_and_stop_reason_are_kept_with_the_search(store: Store) -> None:
